@@ -1,0 +1,3 @@
+from intentflow.cli import main
+
+main()

@@ -1,0 +1,177 @@
+"""`intentflow bench` / `make bench`: throughput, latency and scale, measured against the encoder's limit.
+
+Parts, in the order they run (each one's module says what exactly it measures):
+  1. encoder.py   the configured embedder alone: the ceiling for the pipeline
+  5. scale.py     candidate search at 100k / 1M vectors drawn around part 1's embeddings (in-process,
+                  before the stack starts, so the 2 cores are not shared)
+  3. stages.py    each service's processor in-process; later the stack's own metrics and CPU times
+  2. pipeline.py  the embedded stack end to end: max throughput, then latency at half of it
+  4. api.py       PullLeads / SearchCandidates with 4 concurrent clients
+  6. peak RSS of every service (VmHWM) at the end
+A part that fails is reported with its error and the others still run; the exit code is then 1.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+
+from intentflow.bench import api, corpus, encoder, pipeline, report, scale, stages
+from intentflow.bench.progress import Progress
+from intentflow.settings import KafkaSettings, from_env
+
+DEFAULT_POSTS, QUICK_POSTS = 20_000, 2_000
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    quick: bool
+    posts: int                 # end-to-end throughput run
+    encoder_posts: int         # part 1 (and the in-process per-stage runs reuse these posts)
+    micro_posts: int
+    scale: scale.ScaleConfig
+    latency_s: float           # duration of the paced latency run
+    api_calls: int             # per client and method
+    hop_records: int
+    e2e_timeout_s: float
+
+    @classmethod
+    def from_args(cls, args) -> "BenchConfig":
+        quick = bool(getattr(args, "quick", False))
+        posts = int(getattr(args, "posts", 0) or (QUICK_POSTS if quick else DEFAULT_POSTS))
+        if quick:
+            return cls(quick, posts, encoder_posts=1024, micro_posts=768,
+                       scale=scale.ScaleConfig(sizes=(100_000,), queries=300, exact_queries=30),
+                       latency_s=8, api_calls=25, hop_records=2000, e2e_timeout_s=120)
+        return cls(quick, posts, encoder_posts=2048, micro_posts=1536, scale=scale.ScaleConfig(),
+                   latency_s=40, api_calls=100, hop_records=5000, e2e_timeout_s=360)
+
+
+class Runner:
+    """Runs parts, keeping each one's result or error, so one failure does not lose the other figures."""
+
+    def __init__(self, progress: Progress):
+        self.progress = progress
+        self.parts: dict = {}
+        self.errors: dict[str, str] = {}
+
+    def attempt(self, name: str, fn, *args, **kwargs):
+        with self.progress.part(name):
+            try:
+                return fn(*args, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - report and carry on with the other parts
+                self.errors[name] = f"{type(exc).__name__}: {exc}"
+                traceback.print_exc(file=sys.stderr)
+                self.progress.say(f"{name} FAILED: {self.errors[name]}")
+                return None
+
+
+def main(args) -> int:
+    config = BenchConfig.from_args(args)
+    progress = Progress()
+    runner = Runner(progress)
+    results = {"mode": "quick" if config.quick else "full", "posts": config.posts,
+               "command": "intentflow bench" + (" --quick" if config.quick else "")
+               + (f" --posts {args.posts}" if getattr(args, "posts", 0) else ""),
+               "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": report.machine()}
+    progress.say(f"{results['mode']} run: {config.posts} posts end to end, machine {results['machine']}")
+
+    generator = corpus.CorpusGenerator(corpus.load_sources())
+    e2e_posts = generator.take(config.posts)
+    sample = e2e_posts[:config.encoder_posts]
+    runner.parts["corpus"] = corpus.describe(e2e_posts)
+
+    embedder, vectors = _encoder_part(runner, config, sample)
+    if vectors is not None:
+        runner.parts["scale"] = runner.attempt("scale", scale.run, _anchors(vectors, sample), config.scale, progress)
+    if embedder is not None and vectors is not None:
+        runner.parts["stages"] = {"in_process": runner.attempt(
+            "stages in-process", stages.micro, _raw(sample[:config.micro_posts]),
+            [p.text for p in sample[:config.micro_posts]], vectors[:config.micro_posts], embedder,
+            from_env(KafkaSettings), progress)}
+    del vectors
+    runner.parts["end_to_end"] = runner.attempt("end to end", _stack_parts, runner, config, generator, e2e_posts,
+                                                progress)
+
+    results["versions"] = report.versions(embedder.name if embedder else None)
+    results.update(report.headlines(runner.parts))
+    results["parts"] = runner.parts
+    results["errors"] = runner.errors
+    results["part_seconds"] = progress.durations
+    results["duration_s"] = round(progress.elapsed(), 1)
+    path = report.write(results, args.out)
+    print(report.markdown(results))
+    progress.say(f"wrote {path} and {path.with_suffix('.md')} in {results['duration_s']:.0f}s"
+                 + (f"; FAILED parts: {', '.join(runner.errors)}" if runner.errors else ""))
+    return 1 if runner.errors else 0
+
+
+def _encoder_part(runner: Runner, config: BenchConfig, sample: list[corpus.BenchPost]):
+    loaded = runner.attempt("load embedder", encoder.configured_embedder)
+    if loaded is None:
+        return None, None
+    embedder, settings = loaded
+    measured = runner.attempt("encoder", encoder.measure, embedder, [p.text for p in sample], runner.progress)
+    if measured is None:
+        return embedder, None
+    result, vectors = measured
+    runner.parts["encoder"] = {**result, "threads": settings.encoder_threads,
+                               "corpus": corpus.describe(sample)}
+    runner.progress.say(f"encoder: {result['posts_per_s']} posts/s ({embedder.name})")
+    return embedder, vectors
+
+
+def _anchors(vectors, sample: list[corpus.BenchPost], limit: int = 400):
+    """Up to `limit` embeddings of distinct corpus texts (suffixed reuses of one text are near-duplicates)."""
+    seen, rows = set(), []
+    for n, post in enumerate(sample):
+        base = post.text.split(" #")[0]
+        if base not in seen:
+            seen.add(base)
+            rows.append(n)
+        if len(rows) == limit:
+            break
+    return vectors[rows]
+
+
+def _raw(posts: list[corpus.BenchPost]) -> list[tuple[bytes, bytes]]:
+    now = time.time()
+    return [(p.key.encode(), p.to_json(now)) for p in posts]
+
+
+def _stack_parts(runner: Runner, config: BenchConfig, generator: corpus.CorpusGenerator,
+                 posts: list[corpus.BenchPost], progress: Progress) -> dict:
+    stack = pipeline.start_stack(progress)
+    out: dict = {}
+    try:
+        out["throughput"], before, after = pipeline.throughput(stack, posts, progress, config.e2e_timeout_s)
+        measured = out["throughput"]["posts_per_s"]
+        progress.say(f"end to end: {measured} posts/s")
+        stage_part = runner.parts.setdefault("stages", {})
+        stage_part["in_stack"] = runner.attempt("stages in the stack", stages.service_view, before, after,
+                                                len(posts), os.cpu_count() or 1)
+        if out["throughput"]["timed_out"]:
+            runner.errors["latency"] = "skipped: the throughput run did not drain in time"
+        elif measured:
+            rate = measured / 2
+            paced = generator.take(max(50, int(rate * config.latency_s)))
+            out["latency"] = runner.attempt("latency at half rate", pipeline.latency, stack, paced, rate, progress,
+                                            config.e2e_timeout_s)
+        texts = [p.text for p in posts if "job_seeking" in p.labels][:40]
+        runner.parts["api"] = runner.attempt("api", api.run, stack, texts, str(pipeline.PROFILES),
+                                             config.api_calls, progress)
+        payloads = [p.to_json(time.time()) for p in posts[:config.hop_records]]
+        stage_part["kafka_hop"] = runner.attempt("kafka hop", stages.kafka_hop, pipeline.kafka_of(stack), payloads,
+                                                 progress)
+        out["peak_rss_mb"] = pipeline.peak_rss(stack)
+    finally:
+        codes = stack.stop()
+        out["service_exit"] = codes
+    if all(code in (0, None) for code in codes.values()) and "end to end" not in runner.errors:
+        shutil.rmtree(stack.workdir, ignore_errors=True)
+    else:
+        progress.say(f"kept {stack.workdir} (logs) for inspection")
+    return out

@@ -1,0 +1,69 @@
+"""What the benchmark reads from outside a service: its Prometheus endpoint and /proc (memory, CPU time)."""
+from __future__ import annotations
+
+import os
+import urllib.request
+from dataclasses import dataclass
+
+from prometheus_client.parser import text_string_to_metric_families
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+# A scrape: (sample name, sorted label pairs) -> value.
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def scrape(url: str, timeout_s: float = 5.0) -> Samples:
+    with urllib.request.urlopen(url, timeout=timeout_s) as response:
+        text = response.read().decode("utf-8")
+    return parse_samples(text)
+
+
+def parse_samples(text: str) -> Samples:
+    samples: Samples = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = float(sample.value)
+    return samples
+
+
+def delta(before: Samples, after: Samples) -> Samples:
+    """Counter and histogram increase between two scrapes (a series absent before counts from 0)."""
+    return {key: value - before.get(key, 0.0) for key, value in after.items()}
+
+
+def total(samples: Samples, name: str, **labels: str) -> float:
+    """Sum of the samples called `name` whose labels include `labels`."""
+    wanted = set(labels.items())
+    return sum(v for (n, lbls), v in samples.items() if n == name and wanted <= set(lbls))
+
+
+def label_values(samples: Samples, name: str, label: str, **labels: str) -> list[str]:
+    wanted = set(labels.items())
+    found = {dict(lbls).get(label) for (n, lbls), _ in samples.items() if n == name and wanted <= set(lbls)}
+    return sorted(v for v in found if v is not None)
+
+
+@dataclass(frozen=True)
+class ProcStatus:
+    peak_rss_mb: float     # VmHWM: the high-water mark of resident memory since the process started
+    rss_mb: float          # VmRSS now
+    cpu_s: float           # user + system CPU time so far
+
+
+def proc_status(pid: int) -> ProcStatus:
+    fields = {}
+    with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+        for line in fh:
+            name, _, value = line.partition(":")
+            fields[name] = value.strip()
+    with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+        # The command name may contain spaces; fields after the closing parenthesis are positional.
+        stat = fh.read().rsplit(")", 1)[1].split()
+    utime, stime = int(stat[11]), int(stat[12])
+    return ProcStatus(peak_rss_mb=_kb_to_mb(fields.get("VmHWM", "0 kB")), rss_mb=_kb_to_mb(fields.get("VmRSS", "0 kB")),
+                      cpu_s=(utime + stime) / CLOCK_TICKS)
+
+
+def _kb_to_mb(value: str) -> float:
+    return round(int(value.split()[0]) / 1024, 1)

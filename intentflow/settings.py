@@ -1,0 +1,156 @@
+"""Configuration: one settings object per service, read from the environment here and nowhere else.
+
+Every field names its environment variable and documents itself, so `intentflow config` can print the
+README's configuration table from the same source of truth.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from typing import Any, Mapping, get_type_hints
+
+
+def setting(env: str, default: Any, doc: str) -> Any:
+    return field(default=default, metadata={"env": env, "doc": doc})
+
+
+def _convert(raw: str, kind: type, env: str) -> Any:
+    try:
+        if kind is bool:
+            if raw.strip().lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.strip().lower() in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError(raw)
+        if kind is int:
+            return int(raw)
+        if kind is float:
+            return float(raw)
+        return raw
+    except ValueError:
+        raise ValueError(f"environment variable {env}={raw!r} is not a valid {kind.__name__}") from None
+
+
+def from_env(cls: type, env: Mapping[str, str] | None = None):
+    """Build a settings dataclass (and its nested settings) from environment variables."""
+    env = os.environ if env is None else env
+    hints = get_type_hints(cls)
+    values = {}
+    for f in dataclasses.fields(cls):
+        kind = hints[f.name]
+        if dataclasses.is_dataclass(kind):
+            values[f.name] = from_env(kind, env)
+        elif "env" in f.metadata and f.metadata["env"] in env:
+            values[f.name] = _convert(env[f.metadata["env"]], kind, f.metadata["env"])
+    return cls(**values)
+
+
+def describe(cls: type) -> list[tuple[str, str, str]]:
+    """(variable, default, description) rows for documentation, nested settings included."""
+    rows: list[tuple[str, str, str]] = []
+    hints = get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if dataclasses.is_dataclass(hints[f.name]):
+            rows.extend(describe(hints[f.name]))
+        elif "env" in f.metadata:
+            rows.append((f.metadata["env"], str(f.default), f.metadata["doc"]))
+    return rows
+
+
+@dataclass(frozen=True)
+class KafkaSettings:
+    bootstrap_servers: str = setting(
+        "KAFKA_BOOTSTRAP_SERVERS", "", "Kafka bootstrap servers; empty = `intentflow run` starts an embedded broker")
+    topic_raw: str = setting("TOPIC_POSTS_RAW", "posts.raw", "Input posts (protobuf or proto3-JSON `Post`)")
+    topic_clean: str = setting("TOPIC_POSTS_CLEAN", "posts.clean", "Validated, normalised, de-duplicated posts")
+    topic_classified: str = setting("TOPIC_POSTS_CLASSIFIED", "posts.classified", "`ClassifiedPost` with embedding")
+    topic_leads: str = setting("TOPIC_LEADS_SALES", "leads.sales", "`Lead` messages for sales")
+    topic_hr: str = setting("TOPIC_SIGNALS_HR", "signals.hr", "`HrSignal` messages (candidate, complaint, alert)")
+    topic_dlq: str = setting("TOPIC_POSTS_DLQ", "posts.dlq", "Rejected input with the reason in headers")
+    leads_format: str = setting("TOPIC_LEADS_SALES_FORMAT", "protobuf", "`protobuf` or `json` (proto3 JSON)")
+    hr_format: str = setting("TOPIC_SIGNALS_HR_FORMAT", "protobuf", "`protobuf` or `json` (proto3 JSON)")
+    partitions: int = setting("KAFKA_TOPIC_PARTITIONS", 2, "Partitions when the services create missing topics")
+    max_poll_records: int = setting("KAFKA_MAX_POLL_RECORDS", 256, "Records per poll (one processing batch)")
+    session_timeout_ms: int = setting("KAFKA_SESSION_TIMEOUT_MS", 6000, "Consumer-group session timeout")
+    heartbeat_interval_ms: int = setting("KAFKA_HEARTBEAT_INTERVAL_MS", 1000, "Consumer-group heartbeat")
+    linger_ms: int = setting("KAFKA_LINGER_MS", 5, "Producer linger, trades latency for batching")
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    host: str = setting("INTENTFLOW_HOST", "127.0.0.1", "Interface the gRPC and metrics servers bind")
+    grace_seconds: float = setting("INTENTFLOW_GRACE_SECONDS", 10.0, "Shutdown grace period for in-flight work")
+    log_level: str = setting("INTENTFLOW_LOG_LEVEL", "INFO", "Log level (structured JSON lines on stderr)")
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    embedder: str = setting(
+        "INTENTFLOW_EMBEDDER", "use-multilingual",
+        "`use-multilingual` or `sentence-transformers:<model name or path>`")
+    encoder_threads: int = setting("INTENTFLOW_ENCODER_THREADS", 2, "BLAS threads of the encoder")
+    classifier_path: str = setting("INTENTFLOW_CLASSIFIER", "models/classifier.npz", "Trained classifier model")
+    threshold_purchase: float = setting(
+        "THRESHOLD_PURCHASE_INTENT", -1.0, "Decision threshold; -1 uses the one tuned at training")
+    threshold_job: float = setting("THRESHOLD_JOB_SEEKING", -1.0, "Decision threshold; -1 uses the trained one")
+    threshold_complaint: float = setting(
+        "THRESHOLD_EMPLOYER_COMPLAINT", -1.0, "Decision threshold; -1 uses the trained one")
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    kafka: KafkaSettings = field(default_factory=KafkaSettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
+    grpc_port: int = setting("INGEST_GRPC_PORT", 50051, "Ingest gRPC port (0 = any free port)")
+    metrics_port: int = setting("INGEST_METRICS_PORT", 9101, "Ingest Prometheus port (0 = any free port)")
+    group_id: str = setting("INGEST_GROUP_ID", "intentflow-ingest", "Consumer group of ingest")
+    max_text_chars: int = setting("INGEST_MAX_TEXT_CHARS", 20000, "Longer posts are rejected to the DLQ")
+    dedup_window_s: float = setting("INGEST_DEDUP_WINDOW_S", 86400.0, "Window for duplicate detection")
+    dedup_capacity: int = setting("INGEST_DEDUP_CAPACITY", 1_000_000, "Keys kept for duplicate detection")
+
+
+@dataclass(frozen=True)
+class ClassifySettings:
+    kafka: KafkaSettings = field(default_factory=KafkaSettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
+    model: ModelSettings = field(default_factory=ModelSettings)
+    grpc_port: int = setting("CLASSIFY_GRPC_PORT", 50052, "Classify gRPC port (0 = any free port)")
+    metrics_port: int = setting("CLASSIFY_METRICS_PORT", 9102, "Classify Prometheus port (0 = any free port)")
+    group_id: str = setting("CLASSIFY_GROUP_ID", "intentflow-classify", "Consumer group of classify")
+
+
+@dataclass(frozen=True)
+class MatchSettings:
+    kafka: KafkaSettings = field(default_factory=KafkaSettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
+    model: ModelSettings = field(default_factory=ModelSettings)
+    grpc_port: int = setting("MATCH_GRPC_PORT", 50053, "Match gRPC port (0 = any free port)")
+    metrics_port: int = setting("MATCH_METRICS_PORT", 9103, "Match Prometheus port (0 = any free port)")
+    group_id: str = setting("MATCH_GROUP_ID", "intentflow-match", "Consumer group of match")
+    database_url: str = setting(
+        "INTENTFLOW_DATABASE_URL", "sqlite:///var/intentflow.db", "`sqlite:///path` or `postgresql://...`")
+    profiles_file: str = setting(
+        "INTENTFLOW_PROFILES_FILE", "", "Profiles JSON/YAML imported at start (empty = none)")
+    index_dir: str = setting("INTENTFLOW_INDEX_DIR", "var/index", "Where the candidate-search index persists")
+    product_min_score: float = setting("MATCH_PRODUCT_MIN_SCORE", 0.35, "Default product match threshold")
+    vacancy_min_score: float = setting("MATCH_VACANCY_MIN_SCORE", 0.35, "Default vacancy match threshold")
+    lead_dedup_window_s: float = setting(
+        "MATCH_LEAD_DEDUP_WINDOW_S", 7 * 86400.0, "Same author + product within this window = one lead")
+    lease_seconds: int = setting("MATCH_LEASE_SECONDS", 900, "Default lease of pulled leads/candidates")
+    retention_days: float = setting("MATCH_RETENTION_DAYS", 90.0, "Job-seeking posts older than this are pruned")
+    alert_multiple: float = setting(
+        "MATCH_ALERT_MULTIPLE", 3.0, "Complaint alert when last-hour count exceeds this multiple of usual")
+    alert_min_count: int = setting("MATCH_ALERT_MIN_COUNT", 3, "Complaints in the last hour needed for an alert")
+    alert_baseline_days: float = setting("MATCH_ALERT_BASELINE_DAYS", 7.0, "Period that defines the usual rate")
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """Where the CLI finds the services and the broker."""
+    kafka: KafkaSettings = field(default_factory=KafkaSettings)
+    ingest_address: str = setting("INTENTFLOW_INGEST_ADDR", "127.0.0.1:50051", "Ingest API address for the CLI")
+    classify_address: str = setting(
+        "INTENTFLOW_CLASSIFY_ADDR", "127.0.0.1:50052", "Classify API address for the CLI")
+    match_address: str = setting("INTENTFLOW_MATCH_ADDR", "127.0.0.1:50053", "Match API address for the CLI")
+    rep: str = setting("INTENTFLOW_REP", "", "Rep/recruiter identity for leases (default: $USER)")

@@ -1,0 +1,124 @@
+"""The whole pipeline on one machine: embedded broker (unless Kafka is configured) and the three services
+as child processes. Used by `intentflow run`, `intentflow demo`, the integration tests and the benchmark."""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from intentflow.broker import EmbeddedBroker, free_port
+
+log = logging.getLogger(__name__)
+SERVICES = ("ingest", "classify", "match")
+PORT_VARS = {"ingest": ("INGEST_GRPC_PORT", "INGEST_METRICS_PORT"),
+             "classify": ("CLASSIFY_GRPC_PORT", "CLASSIFY_METRICS_PORT"),
+             "match": ("MATCH_GRPC_PORT", "MATCH_METRICS_PORT")}
+DEFAULT_PORTS = {"ingest": (50051, 9101), "classify": (50052, 9102), "match": (50053, 9103)}
+
+
+def wait_serving(address: str, timeout_s: float, process: subprocess.Popen | None = None) -> None:
+    """Wait until the grpc.health.v1 check of `address` answers SERVING."""
+    deadline = time.monotonic() + timeout_s
+    with grpc.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() < deadline:
+            if process is not None and process.poll() is not None:
+                raise RuntimeError(f"service at {address} exited with code {process.returncode}")
+            try:
+                if stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.RpcError:
+                pass
+            time.sleep(0.2)
+    raise TimeoutError(f"{address} not SERVING after {timeout_s:.0f}s")
+
+
+@dataclass
+class LocalStack:
+    workdir: Path
+    env: dict[str, str] = field(default_factory=dict)
+    fixed_ports: bool = False
+    host: str = "127.0.0.1"
+    broker: EmbeddedBroker | None = None
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    ports: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.workdir = Path(self.workdir)
+        (self.workdir / "logs").mkdir(parents=True, exist_ok=True)
+        self.base_env = {**os.environ, **self.env}
+        for service in SERVICES:
+            grpc_var, metrics_var = PORT_VARS[service]
+            if grpc_var in self.base_env:
+                self.ports[service] = (int(self.base_env[grpc_var]), int(self.base_env.get(metrics_var, 0)))
+            elif self.fixed_ports:
+                self.ports[service] = DEFAULT_PORTS[service]
+            else:
+                self.ports[service] = (free_port(self.host), free_port(self.host))
+        self.base_env.setdefault("INTENTFLOW_DATABASE_URL", f"sqlite:///{(self.workdir / 'intentflow.db').resolve()}")
+        self.base_env.setdefault("INTENTFLOW_INDEX_DIR", str((self.workdir / "index").resolve()))
+
+    def address(self, service: str) -> str:
+        return f"{self.host}:{self.ports[service][0]}"
+
+    def metrics_url(self, service: str) -> str:
+        return f"http://{self.host}:{self.ports[service][1]}/metrics"
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return self.base_env["KAFKA_BOOTSTRAP_SERVERS"]
+
+    def start(self, timeout_s: float = 240) -> "LocalStack":
+        if not self.base_env.get("KAFKA_BOOTSTRAP_SERVERS"):
+            self.broker = EmbeddedBroker(host=self.host, log_file=self.workdir / "logs" / "broker.log").start()
+            self.base_env["KAFKA_BOOTSTRAP_SERVERS"] = self.broker.bootstrap_servers
+        for service in SERVICES:
+            self.start_service(service)
+        for service in SERVICES:
+            wait_serving(self.address(service), timeout_s, self.processes[service])
+        return self
+
+    def start_service(self, service: str) -> subprocess.Popen:
+        grpc_var, metrics_var = PORT_VARS[service]
+        env = {**self.base_env, grpc_var: str(self.ports[service][0]), metrics_var: str(self.ports[service][1])}
+        out = open(self.workdir / "logs" / f"{service}.log", "ab")
+        process = subprocess.Popen([sys.executable, "-m", f"services.{service}"], env=env, stdout=out,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+        self.processes[service] = process
+        return process
+
+    def stop_service(self, service: str, sig: int = signal.SIGTERM, timeout_s: float = 30) -> int | None:
+        process = self.processes.get(service)
+        if process is None or process.poll() is not None:
+            return process.returncode if process else None
+        process.send_signal(sig)
+        try:
+            return process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            log.warning("service did not stop in time; killing", extra={"service": service})
+            process.kill()
+            return process.wait()
+
+    def stop(self) -> dict[str, int | None]:
+        codes = {service: self.stop_service(service) for service in reversed(SERVICES)}
+        if self.broker:
+            self.broker.stop()
+        return codes
+
+    def __enter__(self) -> "LocalStack":
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -1,0 +1,23 @@
+"""The Store facade and open_store()."""
+from __future__ import annotations
+
+from .complaints import ComplaintsMixin
+from .dialects import dialect_for_url
+from .job_posts import JobPostsMixin
+from .profiles import ProfilesMixin
+from .queue import QueueMixin
+
+
+class Store(ProfilesMixin, QueueMixin, JobPostsMixin, ComplaintsMixin):
+    """Persistence for the match service, on SQLite or PostgreSQL.
+
+    Thread-safe: every call runs in its own transaction on a pooled connection. Several Store
+    instances (replicas) may share one database: writes that read-then-update run under
+    BEGIN IMMEDIATE on SQLite and row locks (FOR UPDATE [SKIP LOCKED]) on PostgreSQL.
+    """
+
+
+def open_store(url: str, pool_size: int | None = None) -> Store:
+    """Open (and create or migrate) the store at `url`:
+    `sqlite:///abs/path.db`, `sqlite://rel/path.db`, `sqlite://:memory:` or `postgresql://...`."""
+    return Store(dialect_for_url(url), pool_size=pool_size)

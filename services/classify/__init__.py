@@ -1,0 +1,1 @@
+"""Classify service: spaCy rules + sentence embeddings + calibrated classifier → posts.classified."""

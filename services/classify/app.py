@@ -1,0 +1,98 @@
+"""Classify service main: the posts.clean stream and the ad-hoc Classify API share one classifier."""
+from __future__ import annotations
+
+import logging
+import time
+
+import grpc
+
+from intentflow.classifier import ClassifyInput, Result, SignalClassifier, load_classifier
+from intentflow.classifier.labels import TO_PROTO
+from intentflow.kafka_io import OutMessage, StreamStage
+from intentflow.metrics import RECORDS, RPCS, SIGNALS, STAGE_SECONDS
+from intentflow.service import dead_letter_for, serve, start_runtime
+from intentflow.settings import ClassifySettings, from_env
+from intentflow.v1 import classify_pb2, classify_pb2_grpc, post_pb2
+from intentflow.wire import BadRecord, decode_post, encode, post_key
+
+SERVICE = "classify"
+MAX_INPUTS = 256
+MAX_TEXT_CHARS = 20000
+log = logging.getLogger(__name__)
+
+
+def to_classifications(result: Result) -> list[post_pb2.Classification]:
+    return [post_pb2.Classification(
+        signal=TO_PROTO[v.signal], probability=v.probability, positive=v.positive, reason=v.reason,
+        evidence=[post_pb2.EvidenceSpan(start=s.start, end=s.end, text=s.text, rule=s.rule) for s in v.evidence])
+        for v in result.verdicts]
+
+
+class ClassifyHandler:
+    def __init__(self, settings: ClassifySettings, classifier: SignalClassifier):
+        self.topic_out = settings.kafka.topic_classified
+        self.classifier = classifier
+        self.dead_letter = dead_letter_for(settings.kafka, SERVICE)
+
+    def process(self, records) -> list[OutMessage]:
+        outputs: list[OutMessage] = []
+        posts, keys = [], []
+        for record in records:
+            try:
+                posts.append(decode_post(record.value))
+                keys.append(record.key)
+            except BadRecord as exc:
+                RECORDS.labels(SERVICE, "rejected").inc()
+                outputs.append(self.dead_letter(record, str(exc)))
+        started = time.perf_counter()
+        results = self.classifier.classify([ClassifyInput(p.text, p.lang, p.parent_text) for p in posts])
+        STAGE_SECONDS.labels(SERVICE, "classify_batch").observe(time.perf_counter() - started)
+        for post, key, result in zip(posts, keys, results):
+            post.lang = result.lang
+            message = post_pb2.ClassifiedPost(
+                post=post, classifications=to_classifications(result), embedding=result.embedding.tolist(),
+                embedding_model=self.classifier.embedder.name, classifier_version=self.classifier.model.version)
+            outputs.append(OutMessage(self.topic_out, key or post_key(post).encode(), encode(message)))
+            RECORDS.labels(SERVICE, "classified").inc()
+            for verdict in result.verdicts:
+                if verdict.positive:
+                    SIGNALS.labels(SERVICE, verdict.signal).inc()
+        return outputs
+
+
+class ClassifyServicer(classify_pb2_grpc.ClassifyServiceServicer):
+    def __init__(self):
+        self.classifier: SignalClassifier | None = None  # set once the model is loaded
+
+    def Classify(self, request, context):
+        if self.classifier is None:
+            context.abort(grpc.StatusCode.UNAVAILABLE, "model is still loading")
+        if len(request.inputs) > MAX_INPUTS:
+            RPCS.labels(SERVICE, "Classify", "INVALID_ARGUMENT").inc()
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"at most {MAX_INPUTS} inputs per call")
+        for n, item in enumerate(request.inputs):
+            if not item.text.strip() or len(item.text) > MAX_TEXT_CHARS:
+                RPCS.labels(SERVICE, "Classify", "INVALID_ARGUMENT").inc()
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                              f"inputs[{n}].text must be non-empty and at most {MAX_TEXT_CHARS} characters")
+        results = self.classifier.classify(
+            [ClassifyInput(i.text, i.lang, i.parent_text) for i in request.inputs])
+        RPCS.labels(SERVICE, "Classify", "OK").inc()
+        return classify_pb2.ClassifyResponse(results=[
+            classify_pb2.ClassifyResult(lang=r.lang, classifications=to_classifications(r)) for r in results])
+
+
+def main() -> None:
+    settings = from_env(ClassifySettings)
+    runtime = start_runtime(SERVICE, settings.server, settings.grpc_port, settings.metrics_port)
+    servicer = ClassifyServicer()
+    runtime.add_service(classify_pb2.DESCRIPTOR.services_by_name["ClassifyService"].full_name,
+                        lambda server: classify_pb2_grpc.add_ClassifyServiceServicer_to_server(servicer, server))
+
+    def load() -> StreamStage:
+        servicer.classifier = load_classifier(settings.model)
+        handler = ClassifyHandler(settings, servicer.classifier)
+        return StreamStage(SERVICE, settings.kafka, settings.group_id, settings.kafka.topic_clean,
+                           handler.process, runtime.running, handler.dead_letter)
+
+    serve(runtime, settings.kafka, load)

@@ -1,0 +1,1 @@
+"""Ingest service: validates, normalises, detects language and de-duplicates raw posts."""

@@ -1,0 +1,89 @@
+"""Ingest service main: the posts.raw stream and the SubmitPosts API share one pipeline."""
+from __future__ import annotations
+
+import logging
+
+import grpc
+
+from intentflow.kafka_io import OutMessage, StreamStage, make_producer, send_all
+from intentflow.metrics import RECORDS, RPCS
+from intentflow.service import dead_letter_for, serve, start_runtime
+from intentflow.settings import IngestSettings, from_env
+from intentflow.v1 import ingest_pb2, ingest_pb2_grpc
+from intentflow.wire import BadRecord, decode_post, encode, post_key
+from services.ingest.pipeline import Decision, IngestPipeline
+
+SERVICE = "ingest"
+MAX_BATCH = 1000
+OUTCOME = {ingest_pb2.VERDICT_ACCEPTED: "accepted", ingest_pb2.VERDICT_DUPLICATE: "duplicate",
+           ingest_pb2.VERDICT_REJECTED: "rejected"}
+log = logging.getLogger(__name__)
+
+
+class IngestHandler:
+    """Turns decisions into output messages; used by the stream and by the API."""
+
+    def __init__(self, settings: IngestSettings):
+        self.kafka = settings.kafka
+        self.pipeline = IngestPipeline(settings)
+        self.dead_letter = dead_letter_for(settings.kafka, SERVICE)
+
+    def outputs_for(self, decision: Decision, key: bytes | None, raw_value: bytes) -> list[OutMessage]:
+        RECORDS.labels(SERVICE, OUTCOME[decision.verdict]).inc()
+        if decision.verdict == ingest_pb2.VERDICT_ACCEPTED:
+            return [OutMessage(self.kafka.topic_clean, post_key(decision.post).encode(), encode(decision.post))]
+        if decision.verdict == ingest_pb2.VERDICT_REJECTED:
+            return [OutMessage(self.kafka.topic_dlq, key, raw_value,
+                               [("reason", decision.reason.encode()), ("service", SERVICE.encode())])]
+        return []
+
+    def process(self, records) -> list[OutMessage]:
+        outputs: list[OutMessage] = []
+        for record in records:
+            try:
+                post = decode_post(record.value)
+            except BadRecord as exc:
+                RECORDS.labels(SERVICE, "rejected").inc()
+                outputs.append(self.dead_letter(record, str(exc)))
+                continue
+            outputs.extend(self.outputs_for(self.pipeline.admit(post), record.key, record.value))
+        return outputs
+
+
+class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
+    def __init__(self, handler: IngestHandler, producer):
+        self.handler = handler
+        self.producer = producer
+
+    def SubmitPosts(self, request, context):
+        if len(request.posts) > MAX_BATCH:
+            RPCS.labels(SERVICE, "SubmitPosts", "INVALID_ARGUMENT").inc()
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"at most {MAX_BATCH} posts per call")
+        verdicts, outputs = [], []
+        for post in request.posts:
+            decision = self.handler.pipeline.admit(post)
+            outputs.extend(self.handler.outputs_for(decision, post_key(post).encode(), post.SerializeToString()))
+            verdicts.append(ingest_pb2.PostVerdict(
+                post_id=post.id, verdict=decision.verdict, reason=decision.reason,
+                lang=decision.post.lang if decision.post else ""))
+        try:
+            send_all(self.producer, outputs)
+        except Exception as exc:  # noqa: BLE001 - report delivery failure to the caller, who may retry
+            RPCS.labels(SERVICE, "SubmitPosts", "UNAVAILABLE").inc()
+            context.abort(grpc.StatusCode.UNAVAILABLE, f"could not publish to Kafka: {exc}")
+        RPCS.labels(SERVICE, "SubmitPosts", "OK").inc()
+        return ingest_pb2.SubmitPostsResponse(verdicts=verdicts)
+
+
+def main() -> None:
+    settings = from_env(IngestSettings)
+    runtime = start_runtime(SERVICE, settings.server, settings.grpc_port, settings.metrics_port)
+    handler = IngestHandler(settings)
+    producer = make_producer(settings.kafka)
+    runtime.add_service(
+        ingest_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name,
+        lambda server: ingest_pb2_grpc.add_IngestServiceServicer_to_server(IngestServicer(handler, producer), server))
+    serve(runtime, settings.kafka,
+          lambda: StreamStage(SERVICE, settings.kafka, settings.group_id, settings.kafka.topic_raw,
+                              handler.process, runtime.running, handler.dead_letter),
+          on_stop=lambda: producer.close(30))

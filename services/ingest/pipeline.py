@@ -1,0 +1,65 @@
+"""The ingest decision for one post: reject (with a reason), drop as duplicate, or accept normalised."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from intentflow.settings import IngestSettings
+from intentflow.text.language import detect_language
+from intentflow.text.normalize import fingerprint, normalize_text, validate_text
+from intentflow.v1 import ingest_pb2, post_pb2
+from intentflow.wire import post_key, timestamp
+from services.ingest.dedup import RecentTexts, SeenWindow
+
+LANGUAGES = {"ru", "uk", "en", "other"}
+MAX_FIELD_CHARS = 2048
+MAX_METADATA_ENTRIES = 64
+
+
+@dataclass
+class Decision:
+    verdict: int
+    reason: str = ""
+    post: post_pb2.Post | None = None
+
+
+class IngestPipeline:
+    def __init__(self, settings: IngestSettings):
+        self.settings = settings
+        self.seen = SeenWindow(settings.dedup_window_s, settings.dedup_capacity)
+        self.recent = RecentTexts(capacity=min(settings.dedup_capacity, 200_000))
+
+    def admit(self, raw: post_pb2.Post, now: float | None = None) -> Decision:
+        now = time.time() if now is None else now
+        reason = self._invalid_reason(raw)
+        if reason:
+            return Decision(ingest_pb2.VERDICT_REJECTED, reason)
+        post = post_pb2.Post()
+        post.CopyFrom(raw)
+        post.text = normalize_text(raw.text)
+        post.author = normalize_text(raw.author)
+        if post.lang not in LANGUAGES:
+            post.lang = detect_language(post.text)
+        if not post.HasField("created_at"):
+            post.created_at.CopyFrom(timestamp(now))
+        key = post_key(post)
+        duplicate = self.seen.check_and_add([f"id:{key}", f"text:{fingerprint(post.text)}"], now)
+        if duplicate:
+            kind = "same network and id" if duplicate.startswith("id:") else "same text"
+            return Decision(ingest_pb2.VERDICT_DUPLICATE, f"duplicate: {kind} seen within the window")
+        if post.parent_id and not post.parent_text:
+            post.parent_text = self.recent.get(f"{post.network}:{post.parent_id}") or ""
+        self.recent.put(key, post.text)
+        return Decision(ingest_pb2.VERDICT_ACCEPTED, post=post)
+
+    def _invalid_reason(self, post: post_pb2.Post) -> str | None:
+        if not post.id.strip():
+            return "missing required field: id"
+        if not post.network.strip():
+            return "missing required field: network"
+        for name in ("id", "network", "author", "url", "parent_id"):
+            if len(getattr(post, name)) > MAX_FIELD_CHARS:
+                return f"field {name} longer than {MAX_FIELD_CHARS} characters"
+        if len(post.metadata) > MAX_METADATA_ENTRIES:
+            return f"more than {MAX_METADATA_ENTRIES} metadata entries"
+        return validate_text(normalize_text(post.text), self.settings.max_text_chars)

@@ -1,0 +1,3 @@
+from services.match.app import main
+
+main()

@@ -1,0 +1,68 @@
+"""Match service main: loads profiles and indexes, consumes posts.classified, serves MatchService."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from intentflow.embedding import load_embedder
+from intentflow.kafka_io import StreamStage
+from intentflow.matching.catalog import load_catalog
+from intentflow.nlp.linguistics import Linguistics
+from intentflow.service import dead_letter_for, serve, start_runtime
+from intentflow.settings import MatchSettings, from_env
+from intentflow.store import open_store
+from intentflow.v1 import match_pb2, match_pb2_grpc
+from services.match.engine import MatchEngine
+from services.match.servicer import MatchServicer
+from services.match.subscriptions import SubscriptionHub
+
+SERVICE = "match"
+PRUNE_EVERY_S = 3600
+SAVE_EVERY_S = 300
+log = logging.getLogger(__name__)
+
+
+def housekeeping(engine: MatchEngine, running: threading.Event) -> threading.Thread:
+    """Prune expired job posts and checkpoint the candidate index now and then."""
+    def loop() -> None:
+        ticks = 0
+        while running.is_set():
+            time.sleep(1)
+            ticks += 1
+            if ticks % SAVE_EVERY_S == 0:
+                engine.candidates.save()
+            if ticks % PRUNE_EVERY_S == 0:
+                engine.prune()
+    thread = threading.Thread(target=loop, name="match-housekeeping", daemon=True)
+    thread.start()
+    return thread
+
+
+def main() -> None:
+    settings = from_env(MatchSettings)
+    runtime = start_runtime(SERVICE, settings.server, settings.grpc_port, settings.metrics_port)
+    servicer = MatchServicer(settings.lease_seconds, runtime.running)
+    runtime.add_service(match_pb2.DESCRIPTOR.services_by_name["MatchService"].full_name,
+                        lambda server: match_pb2_grpc.add_MatchServiceServicer_to_server(servicer, server))
+    state: dict = {}
+
+    def load() -> StreamStage:
+        store = open_store(settings.database_url)
+        embedder = load_embedder(settings.model.embedder, settings.model.encoder_threads)
+        engine = MatchEngine(settings, store, embedder, Linguistics(), SubscriptionHub())
+        if settings.profiles_file:
+            engine.import_catalog(load_catalog(settings.profiles_file))
+        engine.load()
+        state["engine"] = servicer.engine = engine
+        housekeeping(engine, runtime.running)
+        return StreamStage(SERVICE, settings.kafka, settings.group_id, settings.kafka.topic_classified,
+                           engine.process, runtime.running, dead_letter_for(settings.kafka, SERVICE))
+
+    def on_stop() -> None:
+        engine = state.get("engine")
+        if engine:
+            engine.candidates.save()
+            engine.store.close()
+
+    serve(runtime, settings.kafka, load, on_stop=on_stop)

@@ -1,0 +1,54 @@
+"""Fan-out of delivered leads and HR signals to Subscribe streams."""
+from __future__ import annotations
+
+import queue
+import threading
+from dataclasses import dataclass
+
+from intentflow.metrics import RECORDS
+from intentflow.v1 import match_pb2
+
+BUFFER = 1000
+
+
+@dataclass
+class Subscription:
+    request: match_pb2.SubscribeRequest
+    events: queue.Queue
+
+    def wants(self, event: match_pb2.SubscribeEvent, profile_id: str, lang: str) -> bool:
+        req = self.request
+        kind_ok = (not req.leads and not req.hr_signals) or (req.leads if event.HasField("lead") else req.hr_signals)
+        return (kind_ok and (not req.profile_ids or profile_id in req.profile_ids)
+                and (not req.languages or lang in req.languages))
+
+
+class SubscriptionHub:
+    def __init__(self):
+        self._subs: list[Subscription] = []
+        self._lock = threading.Lock()
+
+    def open(self, request: match_pb2.SubscribeRequest) -> Subscription:
+        sub = Subscription(request, queue.Queue(BUFFER))
+        with self._lock:
+            self._subs.append(sub)
+        return sub
+
+    def close(self, sub: Subscription) -> None:
+        with self._lock:
+            if sub in self._subs:
+                self._subs.remove(sub)
+
+    def publish(self, event: match_pb2.SubscribeEvent, profile_id: str, lang: str) -> None:
+        with self._lock:
+            subs = list(self._subs)
+        for sub in subs:
+            if sub.wants(event, profile_id, lang):
+                try:
+                    sub.events.put_nowait(event)
+                except queue.Full:
+                    # A stalled client must not stall the pipeline; it can catch up with ListLeads.
+                    RECORDS.labels("match", "subscriber_dropped").inc()
+
+    def __len__(self) -> int:
+        return len(self._subs)

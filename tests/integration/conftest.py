@@ -1,0 +1,51 @@
+"""A session-wide embedded stack: tansu + ingest + classify + match as real processes on free ports."""
+from __future__ import annotations
+
+import time
+
+import grpc
+import pytest
+
+from intentflow.settings import KafkaSettings, from_env
+from intentflow.stack import LocalStack
+from intentflow.v1 import ingest_pb2_grpc, match_pb2_grpc
+
+PROFILES = "data/profiles/catalog.json"
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("stack")
+    with LocalStack(workdir, env={"INTENTFLOW_PROFILES_FILE": PROFILES, "MATCH_ALERT_MIN_COUNT": "3",
+                                  "INTENTFLOW_GRACE_SECONDS": "5"}) as running:
+        yield running
+    for service, process in running.processes.items():
+        assert process.poll() is not None, f"{service} still running after the stack stopped"
+
+
+@pytest.fixture(scope="session")
+def kafka(stack) -> KafkaSettings:
+    return from_env(KafkaSettings, {"KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap_servers})
+
+
+@pytest.fixture(scope="session")
+def match(stack):
+    with grpc.insecure_channel(stack.address("match")) as channel:
+        yield match_pb2_grpc.MatchServiceStub(channel)
+
+
+@pytest.fixture(scope="session")
+def ingest(stack):
+    with grpc.insecure_channel(stack.address("ingest")) as channel:
+        yield ingest_pb2_grpc.IngestServiceStub(channel)
+
+
+def eventually(check, timeout_s: float = 60, interval_s: float = 0.3):
+    """Poll `check` until it returns a truthy value; the last value is returned or the assertion fails."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            assert value, f"condition not met within {timeout_s}s"
+            return value
+        time.sleep(interval_s)

@@ -1,0 +1,69 @@
+from intentflow.settings import IngestSettings
+from intentflow.v1 import ingest_pb2, post_pb2
+from intentflow.wire import timestamp
+from services.ingest.pipeline import IngestPipeline
+
+NOW = 1_800_000_000.0
+
+
+def post(**fields) -> post_pb2.Post:
+    base = {"id": "1", "network": "vk", "author": "anna", "text": "Подскажите ноутбук для учёбы до 40к"}
+    base.update(fields)
+    return post_pb2.Post(**base)
+
+
+def pipeline(**overrides) -> IngestPipeline:
+    return IngestPipeline(IngestSettings(**overrides))
+
+
+def test_accepts_normalises_and_detects_language():
+    decision = pipeline().admit(post(text="  Шукаю\u200b роботу   курʼєром у Львові  "), NOW)
+    assert decision.verdict == ingest_pb2.VERDICT_ACCEPTED
+    assert decision.post.text == "Шукаю роботу курʼєром у Львові"
+    assert decision.post.lang == "uk"
+    assert decision.post.created_at.seconds == int(NOW)
+
+
+def test_keeps_a_valid_language_and_created_at():
+    decision = pipeline().admit(post(lang="en", created_at=timestamp(NOW - 60)), NOW)
+    assert decision.post.lang == "en"
+    assert decision.post.created_at.seconds == int(NOW - 60)
+
+
+def test_rejects_missing_fields_with_reason():
+    p = pipeline()
+    assert "id" in p.admit(post(id=""), NOW).reason
+    assert "network" in p.admit(post(network=" "), NOW).reason
+    rejected = p.admit(post(text=" \u200b "), NOW)
+    assert rejected.verdict == ingest_pb2.VERDICT_REJECTED and rejected.reason
+
+
+def test_rejects_too_long_text():
+    decision = pipeline(max_text_chars=50).admit(post(text="слово " * 20), NOW)
+    assert decision.verdict == ingest_pb2.VERDICT_REJECTED
+    assert "long" in decision.reason
+
+
+def test_duplicate_by_id_and_by_text_within_window_only():
+    p = pipeline(dedup_window_s=3600)
+    assert p.admit(post(), NOW).verdict == ingest_pb2.VERDICT_ACCEPTED
+    assert p.admit(post(), NOW + 1).verdict == ingest_pb2.VERDICT_DUPLICATE
+    repost = p.admit(post(id="2", text="подскажите ноутбук для учёбы до 40к!!! 🔥"), NOW + 2)
+    assert repost.verdict == ingest_pb2.VERDICT_DUPLICATE and "text" in repost.reason
+    assert p.admit(post(id="3", network="telegram", text="Совсем другой текст про работу"), NOW + 3).verdict \
+        == ingest_pb2.VERDICT_ACCEPTED
+    assert p.admit(post(), NOW + 7200).verdict == ingest_pb2.VERDICT_ACCEPTED
+
+
+def test_same_id_on_another_network_is_not_a_duplicate():
+    p = pipeline()
+    p.admit(post(), NOW)
+    assert p.admit(post(network="telegram", text="Другой пост с тем же id"), NOW).verdict \
+        == ingest_pb2.VERDICT_ACCEPTED
+
+
+def test_comment_gets_its_parent_text():
+    p = pipeline()
+    p.admit(post(id="10", text="Ищу работу водителем, Киев, опыт 5 лет"), NOW)
+    comment = p.admit(post(id="11", parent_id="10", text="+1, тоже ищу"), NOW)
+    assert comment.post.parent_text == "Ищу работу водителем, Киев, опыт 5 лет"
