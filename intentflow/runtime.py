@@ -29,6 +29,7 @@ class ServiceRuntime:
         self.settings = server_settings
         self.running = threading.Event()
         self.running.set()
+        self.failed = False
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers,
                                                              thread_name_prefix=f"{name}-rpc"))
         self.health = health.HealthServicer(experimental_non_blocking=True)
@@ -72,19 +73,21 @@ class ServiceRuntime:
         workers = list(workers)
         while self.running.is_set():
             time.sleep(0.2)
-            if any(not w.is_alive() for w in workers):
+            if self.running.is_set() and any(not w.is_alive() for w in workers):
                 log.error("a worker stopped unexpectedly; shutting down")
+                self.failed = True
                 self.running.clear()
 
     def shutdown(self, workers: Iterable[threading.Thread] = (), before_stop: Callable[[], None] | None = None):
+        """Stop taking RPCs and stream records at once, let in-flight work finish within the grace period."""
         self.running.clear()
         self._set_status(health_pb2.HealthCheckResponse.NOT_SERVING)
+        server_stopped = self.server.stop(self.settings.grace_seconds)
         for w in workers:
             w.join(self.settings.grace_seconds)
             if w.is_alive():
                 log.warning("worker did not drain within the grace period", extra={"worker": w.name})
-        stop = self.server.stop(self.settings.grace_seconds)
-        stop.wait(self.settings.grace_seconds + 1)
+        server_stopped.wait(self.settings.grace_seconds + 1)
         if before_stop:
             before_stop()
         self._metrics_httpd.shutdown()

@@ -51,3 +51,5 @@ def serve(runtime: ServiceRuntime, kafka: KafkaSettings, load: Callable[[], Stre
     runtime.mark_serving()
     runtime.wait([worker])
     runtime.shutdown([worker], before_stop=on_stop)
+    if runtime.failed:
+        raise SystemExit(1)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import grpc
 
@@ -62,7 +62,8 @@ def concurrent_calls(address: str, call: Call, clients: int, calls: int) -> dict
 
 def search_queries(catalog_path: str, texts: list[str]) -> list[match_pb2.SearchCandidatesRequest]:
     """Recruiter searches: by vacancy profile and by free text (both encode the query in the service)."""
-    vacancies = [v["id"] for v in json.loads(open(catalog_path, encoding="utf-8").read()).get("vacancies", [])]
+    with open(catalog_path, encoding="utf-8") as fh:
+        vacancies = [v["id"] for v in json.load(fh).get("vacancies", [])]
     requests = [match_pb2.SearchCandidatesRequest(vacancy_id=v, top_k=10) for v in vacancies]
     requests += [match_pb2.SearchCandidatesRequest(query=t, top_k=10) for t in texts]
     return requests

@@ -6,7 +6,7 @@ cannot beat it unless a cheaper stage rules posts out before the encoder.
 from __future__ import annotations
 
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

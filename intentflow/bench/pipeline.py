@@ -20,7 +20,15 @@ from pathlib import Path
 import grpc
 
 from intentflow.bench.corpus import BenchPost
-from intentflow.bench.probes import ProcStatus, Samples, delta, proc_status, scrape, total
+from intentflow.bench.probes import (
+    ProcStatus,
+    Samples,
+    delta,
+    proc_status,
+    scrape,
+    total,
+)
+from intentflow.bench.probes import machine_busy_s as read_machine_busy_s
 from intentflow.bench.progress import Progress
 from intentflow.bench.stats import latency_summary, rate
 from intentflow.cli.stack import STAGES
@@ -71,11 +79,12 @@ class Snapshot:
     at: float
     metrics: dict[str, Samples]
     procs: dict[str, ProcStatus]
+    machine_busy_s: float
 
     @classmethod
-    def take(cls, stack: LocalStack) -> "Snapshot":
+    def take(cls, stack: LocalStack) -> Snapshot:
         return cls(time.perf_counter(), {s: scrape(stack.metrics_url(s)) for s in SERVICES},
-                   {name: proc_status(pid) for name, pid in processes(stack).items()})
+                   {name: proc_status(pid) for name, pid in processes(stack).items()}, read_machine_busy_s())
 
 
 def lags(kafka: KafkaSettings) -> list[int]:

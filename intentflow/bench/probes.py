@@ -65,5 +65,15 @@ def proc_status(pid: int) -> ProcStatus:
                       cpu_s=(utime + stime) / CLOCK_TICKS)
 
 
+def machine_busy_s() -> float:
+    """CPU seconds the whole machine spent busy (all cores, all processes) since boot, from /proc/stat.
+
+    Compared with the stack's own CPU time over a run, it tells how much other work shared the cores."""
+    with open("/proc/stat", encoding="ascii") as fh:
+        ticks = [int(x) for x in fh.readline().split()[1:]]
+    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle + iowait
+    return (sum(ticks[:8]) - idle) / CLOCK_TICKS  # guest time is already counted in user
+
+
 def _kb_to_mb(value: str) -> float:
     return round(int(value.split()[0]) / 1024, 1)

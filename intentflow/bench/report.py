@@ -114,9 +114,9 @@ def markdown(results: dict) -> str:
     for service, mb in rss.items():
         rows.append((f"peak RSS {service} (MB)", _fmt(mb), "≤ 1024", _cmp(mb, MB_PER_GIB, False)))
     m = results["machine"]
-    lines = [f"Intentflow benchmark ({results['mode']}, {results['posts']} posts) on {m['cores']} cores "
-             f"{m['cpu_model']}, embedder {results['versions']['embedder']}", "",
-             "| metric | value | target | met |", "| --- | ---: | --- | --- |"]
+    title = (f"Intentflow benchmark ({results['mode']}, {results['posts']} posts) on {m['cores']} cores "
+             f"{m['cpu_model']}, embedder {results['versions']['embedder']}")
+    lines = [title, "", "| metric | value | target | met |", "| --- | ---: | --- | --- |"]
     lines += [f"| {name} | {value} | {target} | {_check(ok)} |" for name, value, target, ok in rows]
     stage_rows = stage_table(results.get("parts", {}))
     if stage_rows:
@@ -126,28 +126,31 @@ def markdown(results: dict) -> str:
 
 
 def stage_table(parts: dict) -> list[tuple[str, float | None, float | None]]:
-    """(stage, µs/post in-process, µs/post in the stack) for the README; see stages.py for the definitions."""
+    """(stage, µs/post in-process, µs/post in the stack) for the README; see stages.py for the definitions.
+
+    The stack column lists every step the services instrument (intentflow_step_seconds), so new steps show
+    up without changing the benchmark."""
     micro = _get(parts, "stages", "in_process") or {}
     view = _get(parts, "stages", "in_stack") or {}
-    services = view.get("services", {})
-    cpu = view.get("cpu_us_per_post", {})
-    encoder = _get(parts, "encoder", "posts_per_s")
     hop = _get(parts, "stages", "kafka_hop") or {}
-    rows = [
-        ("encoder (part 1, per post)", round(1e6 / encoder, 1) if encoder else None,
-         _get(services, "classify", "steps_us_per_record", "encode")),
-        ("ingest (process; stack: batch loop)", _get(micro, "ingest", "us_per_record"),
-         _get(services, "ingest", "batch_us_per_record")),
-        ("classify apart from the encoder", _get(micro, "classify_without_encoder", "us_per_record"), None),
-        ("  of which spaCy rules", _get(micro, "classify_rules_only", "us_per_record"),
-         _get(services, "classify", "steps_us_per_record", "rules")),
-        ("classify (stack: batch loop incl. encoder)", None, _get(services, "classify", "batch_us_per_record")),
-        ("match (incl. store)", _get(micro, "match", "us_per_record"), _get(services, "match", "batch_us_per_record")),
-        ("store add_queue_item (per item)", _get(micro, "store_add_queue_item", "us_per_item"), None),
-        ("Kafka hop: produce + consume (per record)",
-         (hop.get("produce_us_per_record") or 0) + (hop.get("consume_us_per_record") or 0) if hop else None, None),
-    ]
-    rows += [(f"CPU time of {name} process", None, value) for name, value in cpu.items()]
+    encoder = _get(parts, "encoder", "posts_per_s")
+    rows = [("encoder alone (part 1)", round(1e6 / encoder, 1) if encoder else None, None),
+            ("ingest processor", _get(micro, "ingest", "us_per_record"), None),
+            ("classify processor apart from the encoder", _get(micro, "classify_without_encoder", "us_per_record"),
+             None),
+            ("  of which spaCy tokenizer + lemmas", _get(micro, "classify_lemmas_only", "us_per_record"), None),
+            ("match processor incl. store", _get(micro, "match", "us_per_record"), None),
+            ("store add_queue_item (per item)", _get(micro, "store_add_queue_item", "us_per_item"), None)]
+    if hop:
+        both = (hop.get("produce_us_per_record") or 0) + (hop.get("consume_us_per_record") or 0)
+        rows.append(("Kafka hop, client produce + consume (per record)", round(both, 1), None))
+    for service, s in (view.get("services") or {}).items():
+        rows.append((f"{service}: batch loop (process + produce/acks + commit)", None, s.get("batch_us_per_record")))
+        for step, us in (s.get("steps_us_per_record") or {}).items():
+            rows.append((f"  {service} step `{step}`", None, us))
+        rows.append((f"  {service} outside steps", None, s.get("outside_steps_us_per_record")))
+    for name, value in (view.get("cpu_us_per_post") or {}).items():
+        rows.append((f"CPU time of the {name} process", None, value))
     if view.get("cpu_us_per_post_total") is not None:
         rows.append(("CPU time, all processes", None, view["cpu_us_per_post_total"]))
     return rows

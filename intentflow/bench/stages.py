@@ -15,9 +15,9 @@ from __future__ import annotations
 import gc
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -63,6 +63,10 @@ def service_view(before: Snapshot, after: Snapshot, posts: int, cores: int) -> d
             out["cpu_us_per_post"][name] = per_item_us(cpu, posts)
     cpu_total_us = sum(v for v in out["cpu_us_per_post"].values() if v)
     out["cpu_us_per_post_total"] = round(cpu_total_us, 1)
+    if wall:
+        # Everything else running on the machine meanwhile (other jobs slow every figure down).
+        others = after.machine_busy_s - before.machine_busy_s - cpu_total_us * posts / 1e6
+        out["other_processes_cpu_share"] = round(max(0.0, others) / (wall * cores), 3)
     out["cpu_share_of_machine"] = round(cpu_total_us * posts / 1e6 / (wall * cores), 3) if wall else None
     out["cpu_bound_ceiling_posts_per_s"] = round(cores * 1e6 / cpu_total_us, 1) if cpu_total_us else None
     return out
@@ -123,68 +127,67 @@ def timed_batches(process: Callable[[list], list], records: list, batch: int) ->
 
 def micro(raw: list[tuple[bytes, bytes]], texts: list[str], vectors: np.ndarray, embedder: Embedder,
           kafka: KafkaSettings, progress: Progress) -> dict:
-    """Each processor on the same posts; raw = (key, proto3 JSON) records, texts/vectors = part 1's encodings."""
-    from intentflow.classifier import load_classifier
-    from intentflow.nlp.linguistics import Linguistics
-    from intentflow.settings import ClassifySettings, IngestSettings, MatchSettings, from_env
-    from intentflow.text.normalize import normalize_text
-    from services.classify.app import ClassifyHandler
+    """Each processor on the same posts; raw = (key, proto3 JSON) records, texts/vectors = part 1's encodings.
+
+    Each processor's outputs feed the next, as on the topics. A failing step is reported and ends the chain."""
+    from intentflow.settings import IngestSettings, from_env
     from services.ingest.app import IngestHandler
 
     batch = kafka.max_poll_records
     results: dict = {"batch": batch}
-
     ingest = IngestHandler(from_env(IngestSettings))
     results["ingest"], clean = timed_batches(ingest.process, as_records(raw, kafka.topic_raw), batch)
     results["ingest"]["what"] = "IngestHandler.process: JSON decode, validate, normalise, language, dedup, encode"
     progress.say(f"  ingest: {results['ingest']['us_per_record']} µs/post")
-
-    settings = from_env(ClassifySettings)
-    cached = CachedEmbedder(embedder)
-    cached.seed([normalize_text(t) for t in texts], vectors)
-    classifier = load_classifier(settings.model, embedder=cached)
     clean_records = as_records([m for m in clean if m.topic == kafka.topic_clean], kafka.topic_clean)
-    handler = ClassifyHandler(settings, classifier)
-    _prefill(cached, clean_records)
-    misses = cached.misses
-    results["classify_without_encoder"], classified = timed_batches(handler.process, clean_records, batch)
-    results["classify_without_encoder"].update(
-        what="ClassifyHandler.process with every embedding cached: language, spaCy rules, features, "
-             "logistic heads, reasons, ClassifiedPost", encoder_calls_while_timed=cached.misses - misses)
-    progress.say(f"  classify apart from the encoder: {results['classify_without_encoder']['us_per_record']} µs/post")
-    results["classify_rules_only"] = _rules_only(classifier, clean_records, batch)
-
-    results["match"], results["store_add_queue_item"] = _match(classified, embedder, kafka, Linguistics, batch,
-                                                                progress)
-    del classifier, handler
+    for name, step in (("classify", _classify), ("match", _match)):
+        try:
+            clean_records = step(results, clean_records, texts, vectors, embedder, kafka, progress)
+        except Exception as exc:  # noqa: BLE001 - keep what was measured; the error goes into the results
+            results[f"{name}_error"] = f"{type(exc).__name__}: {exc}"
+            progress.say(f"  {name} in-process FAILED: {results[f'{name}_error']}")
+            break
     gc.collect()
     return results
 
 
-def _prefill(cached: CachedEmbedder, records: list[FakeRecord]) -> None:
-    """Encode (outside any timing) every post and parent text the classifier will ask for."""
+def _classify(results: dict, records: list[FakeRecord], texts: list[str], vectors: np.ndarray, embedder: Embedder,
+              kafka: KafkaSettings, progress: Progress) -> list[FakeRecord]:
+    from intentflow.classifier import load_classifier
+    from intentflow.nlp.linguistics import Linguistics
+    from intentflow.settings import ClassifySettings, from_env
+    from intentflow.text.normalize import normalize_text
     from intentflow.wire import decode_post
+    from services.classify.app import ClassifyHandler
+
+    batch = kafka.max_poll_records
+    settings = from_env(ClassifySettings)
+    cached = CachedEmbedder(embedder)
+    cached.seed([normalize_text(t) for t in texts], vectors)  # ingest normalises the text before classify
+    handler = ClassifyHandler(settings, load_classifier(settings.model, embedder=cached))
     posts = [decode_post(r.value) for r in records]
-    cached.encode([p.text for p in posts] + [p.parent_text for p in posts if p.parent_text])
+    cached.encode([p.text for p in posts] + [p.parent_text for p in posts if p.parent_text])  # fill, untimed
+    misses = cached.misses
+    results["classify_without_encoder"], classified = timed_batches(handler.process, records, batch)
+    results["classify_without_encoder"].update(
+        what="ClassifyHandler.process with every embedding cached: language, spaCy lemmas and rules, features, "
+             "model, reasons, ClassifiedPost", encoder_calls_while_timed=cached.misses - misses)
+    progress.say(f"  classify apart from the encoder: {results['classify_without_encoder']['us_per_record']} µs/post")
+
+    linguistics = Linguistics()
+    langs = [p.lang or "other" for p in posts]
+    post_texts = [p.text for p in posts]
+    results["classify_lemmas_only"], _ = timed_batches(
+        lambda part: linguistics.docs([post_texts[i] for i in part], [langs[i] for i in part]),
+        list(range(len(posts))), batch)
+    results["classify_lemmas_only"]["what"] = "Linguistics.docs: spaCy tokenizer + cached lemmas (post texts only)"
+    return as_records([m for m in classified if m.topic == kafka.topic_classified], kafka.topic_classified)
 
 
-def _rules_only(classifier, records: list[FakeRecord], batch: int) -> dict:
-    from intentflow.wire import decode_post
-    posts = [decode_post(r.value) for r in records]
-    texts, langs = [p.text for p in posts], [p.lang or "other" for p in posts]
-    rules = classifier.features.rules
-    rules.analyse_texts(texts[:batch], langs[:batch])
-    started = time.perf_counter()
-    for start in range(batch, len(texts), batch):
-        rules.analyse_texts(texts[start:start + batch], langs[start:start + batch])
-    elapsed = time.perf_counter() - started
-    return {"records": len(texts) - batch, "us_per_record": per_item_us(elapsed, len(texts) - batch),
-            "what": "RuleEngine.analyse_texts (spaCy pipeline + lemma phrase matcher), post texts only"}
-
-
-def _match(classified: list[OutMessage], embedder: Embedder, kafka: KafkaSettings, linguistics_cls, batch: int,
-           progress: Progress) -> tuple[dict, dict]:
+def _match(results: dict, records: list[FakeRecord], _texts, _vectors, embedder: Embedder, kafka: KafkaSettings,
+           progress: Progress) -> list[FakeRecord]:
     from intentflow.matching.catalog import load_catalog
+    from intentflow.nlp.linguistics import Linguistics
     from intentflow.settings import MatchSettings, from_env
     from intentflow.store import open_store
     from services.match.engine import MatchEngine
@@ -194,10 +197,9 @@ def _match(classified: list[OutMessage], embedder: Embedder, kafka: KafkaSetting
         settings = from_env(MatchSettings, {"INTENTFLOW_DATABASE_URL": f"sqlite:///{Path(workdir) / 'bench.db'}",
                                             "INTENTFLOW_INDEX_DIR": str(Path(workdir) / "index")})
         store = open_store(settings.database_url)
-        engine = MatchEngine(settings, store, embedder, linguistics_cls(), SubscriptionHub())
+        engine = MatchEngine(settings, store, embedder, Linguistics(), SubscriptionHub())
         engine.import_catalog(load_catalog(str(PROFILES)))
         engine.load()
-        records = as_records([m for m in classified if m.topic == kafka.topic_classified], kafka.topic_classified)
 
         delivered = {"seconds": 0.0, "count": 0}
 
@@ -211,13 +213,15 @@ def _match(classified: list[OutMessage], embedder: Embedder, kafka: KafkaSetting
             delivered["count"] += len(outputs)
             return outputs
 
-        result, outputs = timed_batches(process, records, batch)
+        result, outputs = timed_batches(process, records, kafka.max_poll_records)
         result.update(what="MatchEngine.process + on_delivered: parse, profile match, store writes, "
-                           "candidate index, publish", outputs=len(outputs))
+                           "candidate index, publish", outputs=len(outputs),
+                      on_delivered_us_per_output=per_item_us(delivered["seconds"], delivered["count"]))
+        results["match"] = result
         progress.say(f"  match: {result['us_per_record']} µs/post ({len(outputs)} outputs)")
-        store_result = _store_add(store)
+        results["store_add_queue_item"] = _store_add(store)
         store.close()
-    return result, store_result
+    return []
 
 
 def _store_add(store, items: int = 500) -> dict:

@@ -1,9 +1,10 @@
 """spaCy pipeline component that sets token lemmas through a bounded LRU cache.
 
-spaCy's own ru/uk lemmatizers call pymorphy for every token (~200 posts/s); the
-vocabulary of social posts repeats heavily, so a cache keyed by the lowercase form
-removes almost all analyzer calls. Kept apart from linguistics.py so that running
-that module as a script does not register the factory a second time.
+spaCy's own ru/uk lemmatizers call pymorphy for every token (300-600 posts/s on
+data/classify with spaCy 3.8 and pymorphy3 2.0.6); the vocabulary of social posts
+repeats heavily, so a cache keyed by the lowercase form removes almost all analyzer
+calls. Kept apart from linguistics.py so that running that module as a script does
+not register the factory a second time.
 """
 
 from __future__ import annotations

@@ -3,8 +3,16 @@ import json
 
 import pytest
 
-from intentflow.bench.corpus import (LOOKALIKE, NEUTRAL, POSITIVE, CorpusGenerator, Mix, SourceText, load_sources,
-                                     suffix)
+from intentflow.bench.corpus import (
+    LOOKALIKE,
+    NEUTRAL,
+    POSITIVE,
+    CorpusGenerator,
+    Mix,
+    SourceText,
+    load_sources,
+    suffix,
+)
 from intentflow.text.normalize import fingerprint
 
 

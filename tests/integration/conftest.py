@@ -1,8 +1,6 @@
 """A session-wide embedded stack: tansu + ingest + classify + match as real processes on free ports."""
 from __future__ import annotations
 
-import time
-
 import grpc
 import pytest
 
@@ -38,14 +36,3 @@ def match(stack):
 def ingest(stack):
     with grpc.insecure_channel(stack.address("ingest")) as channel:
         yield ingest_pb2_grpc.IngestServiceStub(channel)
-
-
-def eventually(check, timeout_s: float = 60, interval_s: float = 0.3):
-    """Poll `check` until it returns a truthy value; the last value is returned or the assertion fails."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            assert value, f"condition not met within {timeout_s}s"
-            return value
-        time.sleep(interval_s)
