@@ -56,11 +56,14 @@ class MatchEngine:
     # ---- start-up and profile changes ----
     def load(self) -> None:
         self.refresh_profiles()
+        source = "disk"
         if not self.candidates.load(self.store.count_job_posts()):
+            source = "store"
             rows = list(self.store.iter_job_posts())
             ids = np.array([r[0] for r in rows], dtype=np.int64)
             vectors = np.vstack([r[3] for r in rows]) if rows else np.zeros((0, self.embedder.dim), np.float32)
             self.candidates.rebuild(ids, vectors)
+        log.info("candidate index ready", extra={"source": source, "vectors": self.candidates.size})
         self.prune()
 
     def import_catalog(self, catalog: Catalog) -> None:
