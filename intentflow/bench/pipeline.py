@@ -131,7 +131,8 @@ def throughput(stack: LocalStack, posts: list[BenchPost], progress: Progress,
     seconds = finished - started
     done = len(posts)
     if timed_out:  # report the rate of what got through rather than nothing
-        done = int(total(delta(before.metrics["match"], after.metrics["match"]), "intentflow_records_total"))
+        handled = delta(before.metrics["match"], after.metrics["match"])
+        done = int(sum(total(handled, "intentflow_records_total", outcome=o) for o in ("signal", "no_signal")))
     return {"posts": len(posts), "completed": done, "timed_out": timed_out,
             "produce_s": round(produced - started, 2), "seconds": round(seconds, 2),
             "posts_per_s": rate(done, seconds), "lag_poll_s": LAG_POLL_S}, before, after

@@ -95,12 +95,17 @@ def _cmp(value, limit, higher_is_better: bool) -> bool | None:
 def markdown(results: dict) -> str:
     h = results
     rss = {k: v for k, v in (h.get("peak_rss_mb") or {}).items() if k in ("ingest", "classify", "match")}
+    parts = results.get("parts", {})
     rows = [
-        ("encoder limit (posts/s)", _fmt(h["encoder_posts_per_s"]), "", None),
+        (f"encoder limit (posts/s), {_get(parts, 'encoder', 'threads')} threads", _fmt(h["encoder_posts_per_s"]),
+         "", None),
+        ("encoder with 1 thread (posts/s)", _fmt(_get(parts, "encoder", "one_thread_posts_per_s")), "", None),
         ("pipeline throughput (posts/s)", _fmt(h["pipeline_posts_per_s"]), "≥ 500",
          _cmp(h["pipeline_posts_per_s"], 500, True)),
         ("pipeline / encoder", _fmt(h["pipeline_to_encoder_ratio"]), "≥ 0.8",
          _cmp(h["pipeline_to_encoder_ratio"], 0.8, True)),
+        ("CPU share taken by other processes during the run", _fmt(_get(parts, "stages", "in_stack",
+                                                                          "other_processes_cpu_share")), "", None),
         ("produce → signal p50 (ms)", _fmt(h["latency_ms_p50"]), "", None),
         ("produce → signal p99 (ms)", _fmt(h["latency_ms_p99"]), "≤ 1000", _cmp(h["latency_ms_p99"], 1000, False)),
         (f"search 100k p99 (ms), {h.get('search_100k_index') or 'n/a'}", _fmt(h["search_100k_ms_p99"]), "", None),

@@ -1,25 +1,59 @@
 """FAISS index over product or vacancy profiles, with keyword bonus and exclusion veto.
 
-Score = max cosine between the post and the profile's views (name + keywords; description), plus
-KEYWORD_BONUS per matched keyword (at most MAX_KEYWORD_HITS); an excluded keyword vetoes the profile.
-A profile matches when its score reaches its own min_score (or the service default).
+How a post is scored against a profile (the numbers below were chosen on the odd-numbered posts of
+data/match/dev.jsonl only; `python -m intentflow.matching.tune` reproduces the choice):
+
+* Views. Every profile is embedded as several short texts (`profile_views`): the name alone, "name:
+  keywords", "name. description", each keyword, each sentence of the description and each item listed in
+  its parentheses. Short views keep one idea each, so a post about "roomba" meets the view "roomba" instead
+  of a paragraph that also talks about docks and carpets; it also means a catalogue author improves recall
+  by adding a sentence of typical requests in each language to the description.
+* cosine = the best cosine between the post and any view of the profile (max beat mean and top-2/top-3
+  means on the odd half).
+* Keywords are matched on the post's words (`KeywordMatcher`: surface form, lemma in ru/uk/en, apostrophe
+  variants, and words starting with a keyword of at least 5 letters). A profile with at least one keyword
+  in the post gets KEYWORD_BONUS once: on the odd half one hit is as good evidence as several, and the
+  bonus is large enough that a keyword hit decides the ranking between profiles of similar cosine.
+* score = cosine + KEYWORD_BONUS * min(keyword hits, MAX_KEYWORD_HITS). An excluded keyword in the post
+  vetoes the profile; a profile limited to some languages is skipped for posts in other languages.
+* A profile matches when score >= its own min_score, or the index default when min_score is 0. The
+  default thresholds proposed for MatchSettings are 0.22 for products and 0.30 for vacancies: job-seeking
+  posts share more wording with every vacancy ("ищу работу", "looking for a job") than purchase posts do
+  with products, so a vacancy needs a higher cosine without a keyword.
+
+Relative scores (margin over the runner-up, softmax over profiles, score minus the post's mean) and a
+logistic combination of [cosine, keyword hits, margin] were tried as well: on cross-validation within
+the odd half none beat this two-term score, and a relative score would make one profile's score depend
+on the rest of the catalogue. See the module `intentflow.matching.tune` for the comparison.
+
+Changes are incremental: `upsert` embeds only the changed profile and swaps its rows in the FAISS index
+(an IndexIDMap2 with ids slot * VIEW_SLOTS + view number) and its keywords in the matcher.
 """
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass
 
 import faiss
 import numpy as np
+from spacy.tokens import Doc
 
 from intentflow.embedding import Embedder
-from intentflow.matching.phrases import PhraseIndex
+from intentflow.matching.phrases import KeywordMatcher, fold, pipeline_language
 from intentflow.nlp.linguistics import Linguistics
 from intentflow.store.models import Product, Vacancy
 
-KEYWORD_BONUS = 0.08
-MAX_KEYWORD_HITS = 2
+KEYWORD_BONUS = 0.20
+MAX_KEYWORD_HITS = 1
 EXCLUDED = "\x1fexcluded"
+MAX_VIEWS = 128            # views embedded per profile (a catalogue entry rarely has more than ~50)
+VIEW_SLOTS = 1024          # FAISS id = profile slot * VIEW_SLOTS + view number
+SEARCH_K = 512             # nearest views fetched per post; more only when the k-th could still pass
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_PARENTHESES = re.compile(r"\(([^)]*)\)")
+_LIST_SEPARATOR = re.compile(r"[;,]")
 
 
 @dataclass(frozen=True)
@@ -30,9 +64,34 @@ class Match:
     keywords: tuple[str, ...] = ()
 
 
-def _views(profile: Product | Vacancy) -> list[str]:
-    name = profile.name if isinstance(profile, Product) else profile.title
-    return [f"{name}: {', '.join(profile.keywords)}", f"{name}. {profile.description}"]
+def profile_name(profile: Product | Vacancy) -> str:
+    return profile.name if isinstance(profile, Product) else profile.title
+
+
+def profile_views(profile: Product | Vacancy) -> list[str]:
+    """The texts a profile is embedded as, without duplicates, at most MAX_VIEWS."""
+    name = profile_name(profile).strip()
+    keywords = [k.strip() for k in profile.keywords if k.strip()]
+    description = (profile.description or "").strip()
+    views = [name]
+    if keywords:
+        views.append(f"{name}: {', '.join(keywords)}")
+    if description:
+        views.append(f"{name}. {description}")
+    views += keywords
+    views += [s.strip() for s in _SENTENCE_END.split(description) if s.strip()]
+    views += [item.strip() for group in _PARENTHESES.findall(description)
+              for item in _LIST_SEPARATOR.split(group) if item.strip()]
+    unique, seen = [], set()
+    for view in views:
+        if view and fold(view) not in seen:
+            seen.add(fold(view))
+            unique.append(view)
+    return unique[:MAX_VIEWS]
+
+
+def _threshold(profile: Product | Vacancy, default: float) -> float:
+    return getattr(profile, "min_score", 0.0) or default
 
 
 class ProfileIndex:
@@ -43,78 +102,126 @@ class ProfileIndex:
         self._lock = threading.Lock()
         self._profiles: dict[str, Product | Vacancy] = {}
         self._vectors: dict[str, np.ndarray] = {}
-        self._rebuild_locked()
+        self._slots: dict[str, int] = {}
+        self._owners: dict[int, str] = {}
+        self._next_slot = 0
+        self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(embedder.dim))
+        self._keywords = KeywordMatcher(linguistics)
 
     def __len__(self) -> int:
         return len(self._profiles)
 
     def replace_all(self, profiles: list[Product | Vacancy]) -> None:
         vectors = self._encode(profiles)
+        keywords = KeywordMatcher(self.linguistics, {
+            key: phrases for p in profiles for key, phrases in self._phrases(p).items()})
         with self._lock:
             self._profiles = {p.id: p for p in profiles}
             self._vectors = vectors
-            self._rebuild_locked()
+            self._slots, self._owners, self._next_slot = {}, {}, 0
+            self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(self.embedder.dim))
+            for profile in profiles:
+                self._add_rows_locked(profile.id)
+            self._keywords = keywords
 
     def upsert(self, profile: Product | Vacancy) -> None:
         vectors = self._encode([profile])
         with self._lock:
+            self._remove_rows_locked(profile.id)
             self._profiles[profile.id] = profile
             self._vectors.update(vectors)
-            self._rebuild_locked()
+            self._add_rows_locked(profile.id)
+            for key, phrases in self._phrases(profile).items():
+                self._keywords.set(key, phrases)
 
     def delete(self, profile_id: str) -> None:
         with self._lock:
+            self._remove_rows_locked(profile_id)
             self._profiles.pop(profile_id, None)
             self._vectors.pop(profile_id, None)
-            self._rebuild_locked()
+            self._keywords.remove(profile_id)
+            self._keywords.remove(profile_id + EXCLUDED)
+
+    @staticmethod
+    def _phrases(profile: Product | Vacancy) -> dict[str, list[str]]:
+        return {profile.id: list(profile.keywords),
+                profile.id + EXCLUDED: list(getattr(profile, "excluded_keywords", None) or [])}
 
     def _encode(self, profiles: list[Product | Vacancy]) -> dict[str, np.ndarray]:
         if not profiles:
             return {}
-        views = [_views(p) for p in profiles]
-        flat = self.embedder.encode([v for vs in views for v in vs])
+        views = [profile_views(p) for p in profiles]
+        flat = np.asarray(self.embedder.encode([v for vs in views for v in vs]), dtype=np.float32)
         out, at = {}, 0
         for profile, vs in zip(profiles, views):
             out[profile.id] = flat[at:at + len(vs)]
             at += len(vs)
         return out
 
-    def _rebuild_locked(self) -> None:
-        """Swap in a fresh index; readers keep the snapshot they started with."""
-        ids = list(self._profiles)
-        index = faiss.IndexFlatIP(self.embedder.dim)
-        owners: list[str] = []
-        for pid in ids:
-            index.add(self._vectors[pid])
-            owners.extend([pid] * len(self._vectors[pid]))
-        phrases = {}
-        for pid, profile in self._profiles.items():
-            phrases[pid] = list(profile.keywords)
-            phrases[pid + EXCLUDED] = list(getattr(profile, "excluded_keywords", []))
-        self._snapshot = (index, owners, dict(self._profiles), PhraseIndex(self.linguistics, phrases))
+    def _add_rows_locked(self, profile_id: str) -> None:
+        vectors = self._vectors[profile_id]
+        slot = self._next_slot
+        self._next_slot += 1
+        self._slots[profile_id] = slot
+        self._owners[slot] = profile_id
+        if len(vectors):
+            ids = slot * VIEW_SLOTS + np.arange(len(vectors), dtype=np.int64)
+            self._index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
 
-    def match(self, embedding: np.ndarray, text: str, lang: str) -> list[Match]:
-        """Every profile at or above its threshold, best first."""
-        index, owners, profiles, phrases = self._snapshot
-        if not profiles:
+    def _remove_rows_locked(self, profile_id: str) -> None:
+        slot = self._slots.pop(profile_id, None)
+        if slot is not None:
+            self._owners.pop(slot, None)
+            self._index.remove_ids(faiss.IDSelectorRange(slot * VIEW_SLOTS, (slot + 1) * VIEW_SLOTS))
+
+    def _cosines_locked(self, query: np.ndarray, floor: float) -> dict[str, float]:
+        """profile id -> best view cosine, for every profile whose best view could reach `floor`."""
+        total = self._index.ntotal
+        if not total:
+            return {}
+        k = min(total, SEARCH_K)
+        sims, ids = self._index.search(query, k)
+        if k < total and sims[0, -1] >= floor:
+            sims, ids = self._index.search(query, total)
+        valid = ids[0] >= 0
+        slots, first = np.unique(ids[0][valid] // VIEW_SLOTS, return_index=True)   # results come best first
+        best = sims[0][valid][first]
+        return {self._owners[int(s)]: float(c) for s, c in zip(slots, best) if int(s) in self._owners}
+
+    def match(self, embedding: np.ndarray, text: str, lang: str, doc: Doc | None = None) -> list[Match]:
+        """Every profile at or above its threshold, best first. `doc` (the post lemmatised by
+        Linguistics in its language) may be passed when the caller already has it."""
+        if not self._profiles:
             return []
-        sims, rows = index.search(embedding.reshape(1, -1).astype(np.float32), index.ntotal)
-        cosine: dict[str, float] = {}
-        for sim, row in zip(sims[0], rows[0]):
-            if row >= 0:
-                cosine[owners[row]] = max(cosine.get(owners[row], -1.0), float(sim))
-        hits = phrases.find_in_text(text, lang)
-        matches = []
-        for pid, profile in profiles.items():
-            if hits.get(pid + EXCLUDED) or (getattr(profile, "languages", None) and lang not in profile.languages):
-                continue
-            keywords = tuple(hits.get(pid, ()))
-            score = cosine.get(pid, 0.0) + KEYWORD_BONUS * min(len(keywords), MAX_KEYWORD_HITS)
-            threshold = getattr(profile, "min_score", 0.0) or self.default_min_score
-            if score >= threshold:
-                matches.append(Match(pid, round(score, 4), round(cosine.get(pid, 0.0), 4), keywords))
-        return sorted(matches, key=lambda m: -m.score)
+        if doc is None:
+            doc = self.linguistics.doc(text, pipeline_language(lang))
+        hits = self._keywords.find(doc, lang)
+        query = np.ascontiguousarray(np.asarray(embedding, dtype=np.float32).reshape(1, -1))
+        with self._lock:
+            profiles = self._profiles
+            if not profiles:
+                return []
+            lowest = min(_threshold(p, self.default_min_score) for p in profiles.values())
+            cosine = self._cosines_locked(query, lowest - KEYWORD_BONUS * MAX_KEYWORD_HITS)
+            for pid in hits:   # a keyword profile whose views all ranked below the fetched ones
+                if pid in profiles and pid not in cosine and len(self._vectors[pid]):
+                    cosine[pid] = float(np.max(self._vectors[pid] @ query[0]))
+            matches = []
+            for pid, profile in profiles.items():
+                if hits.get(pid + EXCLUDED):
+                    continue
+                languages = getattr(profile, "languages", None)
+                if languages and lang not in languages:
+                    continue
+                keywords = tuple(hits.get(pid, ()))
+                cos = cosine.get(pid)
+                if cos is None:
+                    continue
+                score = cos + KEYWORD_BONUS * min(len(keywords), MAX_KEYWORD_HITS)
+                if score >= _threshold(profile, self.default_min_score):
+                    matches.append(Match(pid, round(score, 4), round(cos, 4), keywords))
+        return sorted(matches, key=lambda m: (-m.score, m.profile_id))
 
-    def best(self, embedding: np.ndarray, text: str, lang: str) -> Match | None:
-        matches = self.match(embedding, text, lang)
+    def best(self, embedding: np.ndarray, text: str, lang: str, doc: Doc | None = None) -> Match | None:
+        matches = self.match(embedding, text, lang, doc)
         return matches[0] if matches else None

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import time
 from functools import lru_cache
 from typing import Any
 
@@ -74,9 +75,21 @@ class SQLiteDialect(Dialect):
         conn.row_factory = sqlite3.Row
         if not self.memory:
             # WAL lets readers run while a writer commits, across processes too.
-            conn.execute("PRAGMA journal_mode=WAL")
+            self._enable_wal(conn)
             conn.execute("PRAGMA synchronous=NORMAL")
         return conn
+
+    def _enable_wal(self, conn: sqlite3.Connection) -> None:
+        """WAL is a property of the file, set once; switching needs an exclusive lock and SQLite answers
+        'locked' at once instead of waiting for the busy timeout, so concurrent openers retry."""
+        deadline = time.monotonic() + self.busy_timeout_s
+        while conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+            except sqlite3.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def is_reusable(self, conn: sqlite3.Connection) -> bool:
         return not conn.in_transaction

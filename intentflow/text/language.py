@@ -61,13 +61,13 @@ MIN_SUFFIX_WORD_LEN = 4
 # Additive smoothing of the confidence, so two cue words do not give certainty.
 CONFIDENCE_PRIOR = 0.5
 
-# Letters glued to digits are units and models ("60к", "R16"), and short slashed pairs
-# are abbreviations ("з/п", "б/у"), not words: findall yields "" for both. Possessive
-# quantifiers stop the regex from trimming a glued run into a shorter word.
-_TOKEN_RE = re.compile(
-    r"\b[^\W\d_]{1,2}/[^\W\d_]{1,2}\b"
-    r"|(?<!\d)([^\W\d_]++(?:['’ʼ`][^\W\d_]+)*+['’ʼ]?+)(?!\d)"
-)
+# Letters glued to digits are units and models ("60к", "R16"), not words; possessive
+# quantifiers stop the regex from trimming such a run into a shorter word.
+_WORD = r"(?<!\d)([^\W\d_]++(?:['’ʼ`][^\W\d_]+)*+['’ʼ]?+)(?!\d)"
+_WORD_RE = re.compile(_WORD)
+# Short slashed pairs are abbreviations ("з/п", "б/у"); findall yields "" for them. Only
+# posts with a slash pay for the extra alternative.
+_WORD_OR_ABBREVIATION_RE = re.compile(r"\b[^\W\d_]{1,2}/[^\W\d_]{1,2}\b|" + _WORD)
 _APOSTROPHES = str.maketrans({"’": "'", "ʼ": "'", "`": "'"})
 # In Russian "ъ" only precedes е/ё/ю/я; before a consonant it is Bulgarian.
 _BULGARIAN_HARD_SIGN_RE = re.compile("ъ[бвгджзклмнпрстфхцчшщ]")
@@ -92,7 +92,8 @@ def detect_language(text: str) -> str:
 def detect_language_details(text: str) -> LanguageGuess:
     """Language, a 0..1 confidence and whether Cyrillic-language text is in Latin letters."""
     scores = [0.0] * len(_SLOTS)
-    for token in _TOKEN_RE.findall(remove_links(text)):
+    text = remove_links(text)
+    for token in (_WORD_OR_ABBREVIATION_RE if "/" in text else _WORD_RE).findall(text):
         if token:
             for slot, weight in _word_votes(token):
                 scores[slot] += weight

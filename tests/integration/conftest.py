@@ -36,3 +36,14 @@ def match(stack):
 def ingest(stack):
     with grpc.insecure_channel(stack.address("ingest")) as channel:
         yield ingest_pb2_grpc.IngestServiceStub(channel)
+
+
+@pytest.fixture
+def kayak_leads(ingest, match):
+    """Factory of fresh test products with leads; the products are deleted after the test."""
+    from tests.integration.helpers import submit_kayak_leads
+    created: list[str] = []
+    yield lambda count: submit_kayak_leads(ingest, match, count, created)
+    from intentflow.v1 import match_pb2
+    for product_id in created:
+        match.DeleteProduct(match_pb2.DeleteProfileRequest(id=product_id))

@@ -33,8 +33,14 @@ def produce_json(kafka, posts: list[dict]) -> None:
     producer.close()
 
 
-def all_leads(match) -> list:
-    return list(match.ListLeads(match_pb2.ListQueueRequest(page_size=500)).leads)
+def all_leads(match, **filters) -> list:
+    leads, token = [], ""
+    while True:
+        page = match.ListLeads(match_pb2.ListQueueRequest(page_size=500, page_token=token, **filters))
+        leads += page.leads
+        token = page.next_page_token
+        if not token:
+            return leads
 
 
 KAYAK_POSTS = [
@@ -57,10 +63,12 @@ def kayak_product() -> profiles_pb2.ProductProfile:
         min_score=0.05)
 
 
-def submit_kayak_leads(ingest, match, count: int) -> tuple[str, list]:
-    """A fresh product and `count` leads for it, each from its own author."""
+def submit_kayak_leads(ingest, match, count: int, created: list[str]) -> tuple[str, list]:
+    """A fresh product and `count` leads for it, each from its own author; its id is added to `created`
+    so the test can delete it (a low-threshold test product would otherwise catch later tests' posts)."""
     product = kayak_product()
     match.UpsertProduct(product)
+    created.append(product.id)
     posts = [post_pb2.Post(id=unique("k"), network="forum", author=unique("author"),
                            text=f"{KAYAK_POSTS[n % len(KAYAK_POSTS)]} ({unique('ref')})") for n in range(count)]
     ingest.SubmitPosts(ingest_pb2.SubmitPostsRequest(posts=posts))

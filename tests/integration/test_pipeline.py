@@ -9,12 +9,11 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from intentflow.kafka_io import make_consumer, make_producer
 from intentflow.v1 import ingest_pb2, match_pb2, post_pb2
-from tests.integration.helpers import eventually, produce_json, unique
+from tests.integration.helpers import all_leads, eventually, produce_json, unique
 
 
 def leads_for(match, post_id: str) -> list:
-    leads = match.ListLeads(match_pb2.ListQueueRequest(page_size=500)).leads
-    return [lead for lead in leads if lead.post.id == post_id]
+    return [lead for lead in all_leads(match) if lead.post.id == post_id]
 
 
 def test_every_service_serves_health_and_reflection(stack):

@@ -10,11 +10,11 @@ from confluent_kafka import Consumer
 
 from intentflow.v1 import ingest_pb2, match_pb2, post_pb2, signals_pb2
 from intentflow.wire import decode
-from tests.integration.helpers import eventually, submit_kayak_leads, unique
+from tests.integration.helpers import eventually, unique
 
 
-def test_two_reps_pulling_at_once_never_get_the_same_lead(ingest, match):
-    product_id, leads = submit_kayak_leads(ingest, match, 6)
+def test_two_reps_pulling_at_once_never_get_the_same_lead(kayak_leads, match):
+    product_id, leads = kayak_leads(6)
     results: dict[str, list[str]] = {}
 
     def pull(rep: str) -> None:
@@ -30,8 +30,8 @@ def test_two_reps_pulling_at_once_never_get_the_same_lead(ingest, match):
     assert sorted(results["anna"] + results["boris"]) == sorted(lead.lead_id for lead in leads)
 
 
-def test_expired_lease_returns_the_lead_and_release_too(ingest, match):
-    product_id, _ = submit_kayak_leads(ingest, match, 2)
+def test_expired_lease_returns_the_lead_and_release_too(kayak_leads, match):
+    product_id, _ = kayak_leads(2)
     first = match.PullLeads(match_pb2.PullLeadsRequest(owner="anna", product_ids=[product_id], limit=2,
                                                        lease_seconds=1)).leads
     assert len(first) == 2 and all(lead.lease_owner == "anna" for lead in first)
@@ -46,8 +46,8 @@ def test_expired_lease_returns_the_lead_and_release_too(ingest, match):
         owner="anna", product_ids=[product_id])).leads] == [again[0].lead_id]
 
 
-def test_outcomes_and_funnel_add_up(ingest, match):
-    product_id, leads = submit_kayak_leads(ingest, match, 4)
+def test_outcomes_and_funnel_add_up(kayak_leads, match):
+    product_id, leads = kayak_leads(4)
     pulled = match.PullLeads(match_pb2.PullLeadsRequest(owner="anna", product_ids=[product_id], limit=4)).leads
     with pytest.raises(grpc.RpcError) as foreign:
         match.AckLead(match_pb2.AckRequest(id=pulled[0].lead_id, owner="boris", outcome=match_pb2.OUTCOME_WON))
@@ -66,8 +66,8 @@ def test_outcomes_and_funnel_add_up(ingest, match):
     assert missing.value.code() == grpc.StatusCode.NOT_FOUND
 
 
-def test_one_author_asking_twice_is_one_lead(ingest, match):
-    product_id, _ = submit_kayak_leads(ingest, match, 1)
+def test_one_author_asking_twice_is_one_lead(kayak_leads, ingest, match):
+    product_id, _ = kayak_leads(1)
     author = unique("author")
     first, second = unique("dup"), unique("dup")
     for post_id, text in ((first, "Хочу купить байдарку для рыбалки, что посоветуете?"),
@@ -85,8 +85,8 @@ def test_one_author_asking_twice_is_one_lead(ingest, match):
     assert list(leads[0].related_post_ids) == [f"vk:{first}"]
 
 
-def test_subscribe_receives_what_arrives_after_it_starts(ingest, match):
-    product_id, _ = submit_kayak_leads(ingest, match, 1)
+def test_subscribe_receives_what_arrives_after_it_starts(kayak_leads, ingest, match):
+    product_id, _ = kayak_leads(1)
     stream = match.Subscribe(match_pb2.SubscribeRequest(leads=True, profile_ids=[product_id]), timeout=90)
     received = []
     reader = threading.Thread(target=lambda: received.append(next(iter(stream))), daemon=True)
@@ -100,8 +100,8 @@ def test_subscribe_receives_what_arrives_after_it_starts(ingest, match):
     assert received and received[0].lead.post.id == post_id and received[0].lead.product_id == product_id
 
 
-def test_leads_topic_is_readable_by_librdkafka_with_the_published_proto(stack, ingest, match):
-    _, leads = submit_kayak_leads(ingest, match, 1)
+def test_leads_topic_is_readable_by_librdkafka_with_the_published_proto(stack, kayak_leads):
+    _, leads = kayak_leads(1)
     consumer = Consumer({"bootstrap.servers": stack.bootstrap_servers, "group.id": unique("rdkafka"),
                          "auto.offset.reset": "earliest", "enable.auto.commit": False})
     consumer.subscribe(["leads.sales"])
