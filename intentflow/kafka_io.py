@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
@@ -161,7 +161,7 @@ class StreamStage:
         for record in records:
             try:
                 outputs.extend(self.process([record]))
-            except Exception as exc:  # noqa: BLE001 - any failure of one record must not stop the stream
+            except Exception as exc:
                 RECORDS.labels(self.service, "error").inc()
                 outputs.append(self.dead_letter(record, f"processing error: {type(exc).__name__}: {exc}"))
         return outputs

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from intentflow import logs
 from intentflow.kafka_io import OutMessage, StreamStage, ensure_topics

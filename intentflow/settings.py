@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping, get_type_hints
+from typing import Any, get_type_hints
 
 
 def setting(env: str, default: Any, doc: str) -> Any:

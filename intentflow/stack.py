@@ -33,7 +33,8 @@ def wait_serving(address: str, timeout_s: float, process: subprocess.Popen | Non
             if process is not None and process.poll() is not None:
                 raise RuntimeError(f"service at {address} exited with code {process.returncode}")
             try:
-                if stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status == health_pb2.HealthCheckResponse.SERVING:
+                status = stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status
+                if status == health_pb2.HealthCheckResponse.SERVING:
                     return
             except grpc.RpcError:
                 pass
@@ -76,7 +77,7 @@ class LocalStack:
     def bootstrap_servers(self) -> str:
         return self.base_env["KAFKA_BOOTSTRAP_SERVERS"]
 
-    def start(self, timeout_s: float = 240) -> "LocalStack":
+    def start(self, timeout_s: float = 240) -> LocalStack:
         if not self.base_env.get("KAFKA_BOOTSTRAP_SERVERS"):
             self.broker = EmbeddedBroker(host=self.host, log_file=self.workdir / "logs" / "broker.log").start()
             self.base_env["KAFKA_BOOTSTRAP_SERVERS"] = self.broker.bootstrap_servers
@@ -113,7 +114,7 @@ class LocalStack:
             self.broker.stop()
         return codes
 
-    def __enter__(self) -> "LocalStack":
+    def __enter__(self) -> LocalStack:
         try:
             return self.start()
         except BaseException:

@@ -4,7 +4,5 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 os.chdir(ROOT)  # tests read the shipped data/ and models/ by relative path

@@ -68,7 +68,7 @@ class Runner:
         with self.progress.part(name):
             try:
                 return fn(*args, **kwargs)
-            except Exception as exc:  # noqa: BLE001 - report and carry on with the other parts
+            except Exception as exc:
                 self.errors[name] = f"{type(exc).__name__}: {exc}"
                 traceback.print_exc(file=sys.stderr)
                 self.progress.say(f"{name} FAILED: {self.errors[name]}")

@@ -23,7 +23,8 @@ def configured_embedder() -> tuple[Embedder, ModelSettings]:
     return load_embedder(settings.embedder, settings.encoder_threads), settings
 
 
-def measure(embedder: Embedder, texts: Sequence[str], progress: Progress, batch: int = BATCH) -> tuple[dict, np.ndarray]:
+def measure(embedder: Embedder, texts: Sequence[str], progress: Progress,
+            batch: int = BATCH) -> tuple[dict, np.ndarray]:
     """Throughput over `texts` after one warm-up batch (first calls allocate and fill caches); also returns
     the embeddings, which the scale and per-stage parts reuse instead of encoding again."""
     embedder.encode(list(texts[:batch]))

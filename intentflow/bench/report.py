@@ -112,7 +112,8 @@ def markdown(results: dict) -> str:
         ("search 100k recall@10", _fmt(h["search_100k_recall_at_10"]), "", None),
         (f"search 1M p99 (ms), {h.get('search_1m_index') or 'n/a'}", _fmt(h["search_1m_ms_p99"]), "≤ 10",
          _cmp(h["search_1m_ms_p99"], 10, False)),
-        ("search 1M recall@10", _fmt(h["search_1m_recall_at_10"]), "≥ 0.95", _cmp(h["search_1m_recall_at_10"], 0.95, True)),
+        ("search 1M recall@10", _fmt(h["search_1m_recall_at_10"]), "≥ 0.95",
+         _cmp(h["search_1m_recall_at_10"], 0.95, True)),
         ("PullLeads p99, 4 clients (ms)", _fmt(h["api_pull_leads_ms_p99"]), "", None),
         ("SearchCandidates p99, 4 clients (ms)", _fmt(h["api_search_candidates_ms_p99"]), "", None),
     ]

@@ -143,7 +143,7 @@ def micro(raw: list[tuple[bytes, bytes]], texts: list[str], vectors: np.ndarray,
     for name, step in (("classify", _classify), ("match", _match)):
         try:
             clean_records = step(results, clean_records, texts, vectors, embedder, kafka, progress)
-        except Exception as exc:  # noqa: BLE001 - keep what was measured; the error goes into the results
+        except Exception as exc:
             results[f"{name}_error"] = f"{type(exc).__name__}: {exc}"
             progress.say(f"  {name} in-process FAILED: {results[f'{name}_error']}")
             break

@@ -22,5 +22,12 @@ def load_classifier(settings: ModelSettings, embedder: Embedder | None = None) -
     return SignalClassifier(build_features(settings, embedder), model, thresholds)
 
 
-__all__ = ["ClassifyInput", "Result", "SIGNALS", "SignalClassifier", "Verdict", "build_features",
-           "load_classifier"]
+__all__ = [
+    "SIGNALS",
+    "ClassifyInput",
+    "Result",
+    "SignalClassifier",
+    "Verdict",
+    "build_features",
+    "load_classifier",
+]

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 from intentflow.classifier.features import ClassifyInput
 from intentflow.classifier.labels import SIGNALS

@@ -61,7 +61,7 @@ class TrainedModel:
         path.with_suffix(".json").write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
 
     @classmethod
-    def load(cls, path: str | Path) -> "TrainedModel":
+    def load(cls, path: str | Path) -> TrainedModel:
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"classifier model {path} not found: run `make model` (or `intentflow train`)")

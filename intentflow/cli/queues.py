@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import getpass
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import grpc
 
@@ -27,7 +27,7 @@ def rep(args, settings: ClientSettings) -> str:
 
 
 def _when(ts) -> str:
-    return datetime.fromtimestamp(ts.seconds, timezone.utc).strftime("%Y-%m-%d %H:%M") if ts.seconds else ""
+    return datetime.fromtimestamp(ts.seconds, UTC).strftime("%Y-%m-%d %H:%M") if ts.seconds else ""
 
 
 def _queue_rows(items, profile_field: str, probability_field: str):
@@ -79,7 +79,7 @@ def leads_list(args, settings):
 def leads_funnel(args, settings):
     request = match_pb2.GetFunnelRequest(product_id=args.product or "")
     if args.days:
-        request.since.CopyFrom(timestamp(datetime.now(timezone.utc).timestamp() - args.days * 86400))
+        request.since.CopyFrom(timestamp(datetime.now(UTC).timestamp() - args.days * 86400))
     funnel = stub(settings).GetFunnel(request)
     if args.json:
         return print_json([funnel])
@@ -106,7 +106,7 @@ def candidates_search(args, settings):
                                                 languages=args.lang or [], location_words=args.location or [],
                                                 top_k=args.top)
     if args.days:
-        request.since.CopyFrom(timestamp(datetime.now(timezone.utc).timestamp() - args.days * 86400))
+        request.since.CopyFrom(timestamp(datetime.now(UTC).timestamp() - args.days * 86400))
     hits = stub(settings).SearchCandidates(request).hits
     if args.json:
         return print_json(hits)
@@ -119,7 +119,7 @@ def candidates_search(args, settings):
 def complaints_list(args, settings):
     request = match_pb2.ListComplaintsRequest(employer_id=args.employer or "", limit=args.limit)
     if args.days:
-        request.since.CopyFrom(timestamp(datetime.now(timezone.utc).timestamp() - args.days * 86400))
+        request.since.CopyFrom(timestamp(datetime.now(UTC).timestamp() - args.days * 86400))
     complaints = stub(settings).ListComplaints(request).complaints
     if args.json:
         return print_json(complaints)

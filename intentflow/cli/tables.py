@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from google.protobuf import json_format
 from google.protobuf.message import Message

@@ -68,7 +68,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
                 lang=decision.post.lang if decision.post else ""))
         try:
             send_all(self.producer, outputs)
-        except Exception as exc:  # noqa: BLE001 - report delivery failure to the caller, who may retry
+        except Exception as exc:
             RPCS.labels(SERVICE, "SubmitPosts", "UNAVAILABLE").inc()
             context.abort(grpc.StatusCode.UNAVAILABLE, f"could not publish to Kafka: {exc}")
         RPCS.labels(SERVICE, "SubmitPosts", "OK").inc()

@@ -28,7 +28,7 @@ class SeenWindow:
     def _expire(self, now: float) -> None:
         horizon = now - self.window_s
         while self._seen:
-            key, seen_at = next(iter(self._seen.items()))
+            seen_at = next(iter(self._seen.values()))
             if seen_at >= horizon:
                 break
             self._seen.popitem(last=False)

@@ -1,9 +1,21 @@
 """Store models <-> wire messages."""
 from __future__ import annotations
 
-from intentflow.store.models import (KIND_LEAD, STATUS_CONTACTED, STATUS_LEASED, STATUS_LOST, STATUS_NEW,
-                                     STATUS_NOT_A_LEAD, STATUS_WON, Complaint, Employer, PostRef, Product,
-                                     QueueItem, Vacancy)
+from intentflow.store.models import (
+    KIND_LEAD,
+    STATUS_CONTACTED,
+    STATUS_LEASED,
+    STATUS_LOST,
+    STATUS_NEW,
+    STATUS_NOT_A_LEAD,
+    STATUS_WON,
+    Complaint,
+    Employer,
+    PostRef,
+    Product,
+    QueueItem,
+    Vacancy,
+)
 from intentflow.v1 import post_pb2, profiles_pb2, signals_pb2
 from intentflow.wire import seconds, timestamp
 

@@ -99,7 +99,7 @@ class MatchEngine:
                 message.ParseFromString(record.value or b"")
                 if not message.post.id:
                     raise BadRecord("ClassifiedPost without a post id")
-            except Exception as exc:  # noqa: BLE001 - any undecodable record goes to the DLQ via the stage
+            except Exception as exc:
                 raise BadRecord(f"invalid ClassifiedPost: {exc}") from exc
             outputs.extend(self.handle(message))
         STAGE_SECONDS.labels(SERVICE, "match_batch").observe(time.perf_counter() - started)

@@ -82,7 +82,8 @@ class MatchServicer(match_pb2_grpc.MatchServiceServicer):
     @rpc
     def UpsertProduct(self, request, context):
         product = convert.product_from_proto(request)
-        _require(product.id, "id"), _require(product.name, "name")
+        _require(product.id, "id")
+        _require(product.name, "name")
         self.store.upsert_product(product)
         self.engine.products.upsert(product)
         return convert.product_to_proto(product)
@@ -95,12 +96,14 @@ class MatchServicer(match_pb2_grpc.MatchServiceServicer):
 
     @rpc
     def ListProducts(self, request, context):
-        return match_pb2.ListProductsResponse(products=[convert.product_to_proto(p) for p in self.store.list_products()])
+        products = [convert.product_to_proto(p) for p in self.store.list_products()]
+        return match_pb2.ListProductsResponse(products=products)
 
     @rpc
     def UpsertVacancy(self, request, context):
         vacancy = convert.vacancy_from_proto(request)
-        _require(vacancy.id, "id"), _require(vacancy.title, "title")
+        _require(vacancy.id, "id")
+        _require(vacancy.title, "title")
         self.store.upsert_vacancy(vacancy)
         self.engine.vacancies.upsert(vacancy)
         return convert.vacancy_to_proto(vacancy)
@@ -207,7 +210,8 @@ class MatchServicer(match_pb2_grpc.MatchServiceServicer):
         until = seconds(request.until) if request.HasField("until") else None
         counts = self.store.funnel(KIND_LEAD, request.product_id or None, since, until)
         judged = counts["contacted"] + counts["not_a_lead"]
-        return match_pb2.Funnel(product_id=request.product_id, rep_precision=counts["contacted"] / judged if judged else 0.0,
+        return match_pb2.Funnel(product_id=request.product_id,
+                                rep_precision=counts["contacted"] / judged if judged else 0.0,
                                 **{k: counts[k] for k in ("leads", "contacted", "won", "lost", "not_a_lead")})
 
     # ---- recruiter search and complaints ----

@@ -47,7 +47,7 @@ def test_expired_lease_returns_the_lead_and_release_too(kayak_leads, match):
 
 
 def test_outcomes_and_funnel_add_up(kayak_leads, match):
-    product_id, leads = kayak_leads(4)
+    product_id, _ = kayak_leads(4)
     pulled = match.PullLeads(match_pb2.PullLeadsRequest(owner="anna", product_ids=[product_id], limit=4)).leads
     with pytest.raises(grpc.RpcError) as foreign:
         match.AckLead(match_pb2.AckRequest(id=pulled[0].lead_id, owner="boris", outcome=match_pb2.OUTCOME_WON))
