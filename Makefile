@@ -1,5 +1,6 @@
 # Intentflow: `make help` lists the targets.
 SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 .DEFAULT_GOAL := help
 
 VENV ?= .venv
@@ -10,6 +11,8 @@ PROTOS := $(wildcard protos/intentflow/v1/*.proto)
 PROTO_STAMP := intentflow/v1/.generated
 MODEL := models/classifier.npz
 QUICK ?=
+# This machine's pip config names local mirror folders that may be absent; their warnings are noise.
+PIP_NOISE := { grep -v "^WARNING: Location 'file:" || true; }
 
 .PHONY: help setup proto model run demo test bench lint clean
 
@@ -19,8 +22,8 @@ help: ## Show this help
 $(STAMP): pyproject.toml
 	$(BASE_PYTHON) -m venv $(VENV)
 	# torch first and pinned: any other spec pulls GBs of CUDA wheels.
-	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet torch==2.13.0 2>&1 | $(PIP_NOISE)
+	$(PY) -m pip install --quiet -e '.[test]' 2>&1 | $(PIP_NOISE)
 	touch $@
 
 $(PROTO_STAMP): $(STAMP) $(PROTOS)

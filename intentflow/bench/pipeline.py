@@ -20,15 +20,7 @@ from pathlib import Path
 import grpc
 
 from intentflow.bench.corpus import BenchPost
-from intentflow.bench.probes import (
-    ProcStatus,
-    Samples,
-    delta,
-    proc_status,
-    scrape,
-    total,
-)
-from intentflow.bench.probes import machine_busy_s as read_machine_busy_s
+from intentflow.bench.probes import ProcStatus, Samples, delta, machine_busy_s, proc_status, scrape, total
 from intentflow.bench.progress import Progress
 from intentflow.bench.stats import latency_summary, rate
 from intentflow.cli.stack import STAGES
@@ -79,12 +71,12 @@ class Snapshot:
     at: float
     metrics: dict[str, Samples]
     procs: dict[str, ProcStatus]
-    machine_busy_s: float
+    busy_s: float               # CPU time of the whole machine (other jobs included)
 
     @classmethod
     def take(cls, stack: LocalStack) -> Snapshot:
         return cls(time.perf_counter(), {s: scrape(stack.metrics_url(s)) for s in SERVICES},
-                   {name: proc_status(pid) for name, pid in processes(stack).items()}, read_machine_busy_s())
+                   {name: proc_status(pid) for name, pid in processes(stack).items()}, machine_busy_s())
 
 
 def lags(kafka: KafkaSettings) -> list[int]:
@@ -218,6 +210,8 @@ def summarise_latency(posts: list[BenchPost], produced: dict[str, float], arriva
             "posts": len(posts), "positives_sent": len(positives), "events": arrivals.events,
             "posts_with_signal": len(first_per_post),
             "positives_with_signal": len(positives & set(first_per_post)),
+            # False positives reach the queues too and cost the same downstream; their share is a quality figure.
+            "negatives_with_signal": len(set(first_per_post) - positives),
             "timed_out": timed_out, "any_signal": latency_summary(overall),
             **{kind: latency_summary(values) for kind, values in sorted(per_kind.items())}}
 

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -65,7 +66,7 @@ def service_view(before: Snapshot, after: Snapshot, posts: int, cores: int) -> d
     out["cpu_us_per_post_total"] = round(cpu_total_us, 1)
     if wall:
         # Everything else running on the machine meanwhile (other jobs slow every figure down).
-        others = after.machine_busy_s - before.machine_busy_s - cpu_total_us * posts / 1e6
+        others = after.busy_s - before.busy_s - cpu_total_us * posts / 1e6
         out["other_processes_cpu_share"] = round(max(0.0, others) / (wall * cores), 3)
     out["cpu_share_of_machine"] = round(cpu_total_us * posts / 1e6 / (wall * cores), 3) if wall else None
     out["cpu_bound_ceiling_posts_per_s"] = round(cores * 1e6 / cpu_total_us, 1) if cpu_total_us else None
@@ -170,7 +171,7 @@ def _classify(results: dict, records: list[FakeRecord], texts: list[str], vector
     misses = cached.misses
     results["classify_without_encoder"], classified = timed_batches(handler.process, records, batch)
     results["classify_without_encoder"].update(
-        what="ClassifyHandler.process with every embedding cached: language, spaCy lemmas and rules, features, "
+        what="ClassifyHandler.process with every embedding cached: decode, spaCy lemmas and rules, features, "
              "model, reasons, ClassifiedPost", encoder_calls_while_timed=cached.misses - misses)
     progress.say(f"  classify apart from the encoder: {results['classify_without_encoder']['us_per_record']} µs/post")
 
@@ -194,7 +195,8 @@ def _match(results: dict, records: list[FakeRecord], _texts, _vectors, embedder:
     from services.match.subscriptions import SubscriptionHub
 
     with tempfile.TemporaryDirectory(prefix="bench-match-") as workdir:
-        settings = from_env(MatchSettings, {"INTENTFLOW_DATABASE_URL": f"sqlite:///{Path(workdir) / 'bench.db'}",
+        settings = from_env(MatchSettings, {**os.environ,
+                                            "INTENTFLOW_DATABASE_URL": f"sqlite:///{Path(workdir) / 'bench.db'}",
                                             "INTENTFLOW_INDEX_DIR": str(Path(workdir) / "index")})
         store = open_store(settings.database_url)
         engine = MatchEngine(settings, store, embedder, Linguistics(), SubscriptionHub())

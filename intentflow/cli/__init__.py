@@ -60,8 +60,7 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("push", help="produce a JSONL file of posts into posts.raw")
     p.add_argument("file")
     p.add_argument("--topic")
-    p.set_defaults(func=lambda a: print(f"pushed {stack.push_file(a.file, from_env(ClientSettings).kafka, a.topic)}"
-                                        " records", file=sys.stderr) or 0)
+    p.set_defaults(func=stack.push)
     p = sub.add_parser("config", help="print every environment variable with its default")
     p.add_argument("--markdown", action="store_true")
     p.set_defaults(func=_config)

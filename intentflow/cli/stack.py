@@ -15,7 +15,7 @@ from intentflow.cli.queues import print_candidates, print_leads
 from intentflow.cli.tables import clip, print_table
 from intentflow.kafka_io import consumer_lag, make_producer
 from intentflow.settings import ClientSettings, KafkaSettings, from_env
-from intentflow.stack import LocalStack
+from intentflow.stack import EMBEDDED_KAFKA, LocalStack
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PROFILES = ROOT / "data" / "profiles" / "catalog.json"
@@ -44,6 +44,15 @@ def push_file(path: str | Path, kafka: KafkaSettings, topic: str | None = None) 
         future.get(timeout=60)
     producer.close()
     return len(lines)
+
+
+def push(args, settings: ClientSettings) -> int:
+    kafka = settings.kafka
+    if not kafka.bootstrap_servers:  # nothing configured: the stack of `intentflow run`
+        kafka = from_env(KafkaSettings, {"KAFKA_BOOTSTRAP_SERVERS": EMBEDDED_KAFKA})
+    print(f"pushed {push_file(args.file, kafka, args.topic)} records to {args.topic or kafka.topic_raw} "
+          f"at {kafka.bootstrap_servers}", file=sys.stderr)
+    return 0
 
 
 def wait_drained(kafka: KafkaSettings, timeout_s: float = 600) -> None:

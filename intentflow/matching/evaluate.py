@@ -18,7 +18,7 @@ from typing import TextIO
 
 import numpy as np
 
-from intentflow.matching.profiles import ProfileIndex
+from intentflow.matching.profiles import ProfileIndex, encode_texts
 
 HALVES = ("all", "odd", "even")
 
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     indexes["vacancy"].replace_all(catalog.vacancies)
     for case in cases:
         case.lang = case.lang or detect_language(case.text)
-    embeddings = embedder.encode([c.text for c in cases])
+    embeddings = encode_texts(embedder, [c.text for c in cases])
     print_accuracy(evaluate_cases(indexes, cases, embeddings), sys.stdout)
     return 0
 

@@ -159,14 +159,14 @@ class KeywordMatcher:
             return True
         return any(low[:n] in token.prefixes for n in range(self.prefix_min, len(low) + 1))
 
-    def find(self, doc: Doc, lang: str) -> dict[str, list[str]]:
-        """key -> matched surface texts (each post span once per key)."""
+    def find_spans(self, doc: Doc, lang: str) -> dict[str, list[tuple[int, int]]]:
+        """key -> (start, end) token spans of the doc where one of its phrases occurs, in post order."""
         lang = pipeline_language(lang)
         tables = self._tables
         by_exact, by_prefix = tables[0].get(lang, {}), tables[1].get(lang, {})
         words = _content(doc)
         forms = [(fold(w.text), fold(w.lemma_)) for w in words]
-        found: dict[str, list[str]] = {}
+        found: dict[str, list[tuple[int, int]]] = {}
         for i, (low, lemma) in enumerate(forms):
             candidates = list(by_exact.get(low, ()))
             if lemma != low:
@@ -178,11 +178,32 @@ class KeywordMatcher:
                 if end > len(words) or not all(
                         self._accepts(t, *forms[i + j]) for j, t in enumerate(pattern.tokens)):
                     continue
-                text = doc[words[i].i:words[end - 1].i + 1].text
-                hits = found.setdefault(pattern.key, [])
-                if text not in hits:
-                    hits.append(text)
+                span = (words[i].i, words[end - 1].i + 1)
+                spans = found.setdefault(pattern.key, [])
+                if span not in spans:
+                    spans.append(span)
+        return found
+
+    def find(self, doc: Doc, lang: str) -> dict[str, list[str]]:
+        """key -> matched surface texts (each text once per key)."""
+        found: dict[str, list[str]] = {}
+        for key, spans in self.find_spans(doc, lang).items():
+            texts = found.setdefault(key, [])
+            for start, end in spans:
+                if doc[start:end].text not in texts:
+                    texts.append(doc[start:end].text)
         return found
 
     def find_in_text(self, text: str, lang: str) -> dict[str, list[str]]:
         return self.find(self.linguistics.doc(text, pipeline_language(lang)), lang)
+
+
+def distinct_spans(spans: list[tuple[int, int]]) -> int:
+    """How many separate places of a post the spans cover: overlapping or nested spans count once
+    ("менеджером по продажам" and its "продажам" are one hit)."""
+    count, reach = 0, -1
+    for start, end in sorted(spans):
+        if start >= reach:
+            count += 1
+        reach = max(reach, end)
+    return count

@@ -11,11 +11,13 @@ data/match/dev.jsonl only; `python -m intentflow.matching.tune` reproduces the c
 * cosine = the best cosine between the post and any view of the profile (max beat mean and top-2/top-3
   means on the odd half).
 * Keywords are matched on the post's words (`KeywordMatcher`: surface form, lemma in ru/uk/en, apostrophe
-  variants, and words starting with a keyword of at least 5 letters). A profile with at least one keyword
-  in the post gets KEYWORD_BONUS once: on the odd half one hit is as good evidence as several, and the
-  bonus is large enough that a keyword hit decides the ranking between profiles of similar cosine.
-* score = cosine + KEYWORD_BONUS * min(keyword hits, MAX_KEYWORD_HITS). An excluded keyword in the post
-  vetoes the profile; a profile limited to some languages is skipped for posts in other languages.
+  variants, and words starting with a keyword of at least 5 letters). A profile whose keywords occur in
+  the post gets KEYWORD_BONUS (0.20; 0.10-0.40 tie on the odd half, 0.05 is worse), large enough that a
+  keyword decides between profiles of similar cosine. A second, separate place with a keyword adds
+  SECOND_KEYWORD_BONUS (0.05): the odd half cannot tell it from 0, but it lets "Фронтенд-розробник, React"
+  go to the frontend vacancy rather than to a vacancy whose only keyword is the generic "розробник".
+* score = cosine + keyword bonus. An excluded keyword in the post vetoes the profile; a profile limited
+  to some languages is skipped for posts in other languages.
 * A profile matches when score >= its own min_score, or the index default when min_score is 0. The
   default thresholds proposed for MatchSettings are 0.22 for products and 0.30 for vacancies: job-seeking
   posts share more wording with every vacancy ("ищу работу", "looking for a job") than purchase posts do
@@ -40,16 +42,21 @@ import numpy as np
 from spacy.tokens import Doc
 
 from intentflow.embedding import Embedder
-from intentflow.matching.phrases import KeywordMatcher, fold, pipeline_language
+from intentflow.matching.phrases import KeywordMatcher, distinct_spans, fold, pipeline_language
 from intentflow.nlp.linguistics import Linguistics
 from intentflow.store.models import Product, Vacancy
 
-KEYWORD_BONUS = 0.20
-MAX_KEYWORD_HITS = 1
+KEYWORD_BONUS = 0.20         # for the first place in the post where one of the profile's keywords occurs
+SECOND_KEYWORD_BONUS = 0.05  # for a second, separate place; more places add nothing
+MAX_KEYWORD_BONUS = KEYWORD_BONUS + SECOND_KEYWORD_BONUS
+# Proposed MatchSettings defaults (MATCH_PRODUCT_MIN_SCORE / MATCH_VACANCY_MIN_SCORE), see the docstring.
+PRODUCT_MIN_SCORE = 0.22
+VACANCY_MIN_SCORE = 0.30
 EXCLUDED = "\x1fexcluded"
 MAX_VIEWS = 128            # views embedded per profile (a catalogue entry rarely has more than ~50)
 VIEW_SLOTS = 1024          # FAISS id = profile slot * VIEW_SLOTS + view number
 SEARCH_K = 512             # nearest views fetched per post; more only when the k-th could still pass
+ENCODE_BATCH = 64
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _PARENTHESES = re.compile(r"\(([^)]*)\)")
@@ -88,6 +95,17 @@ def profile_views(profile: Product | Vacancy) -> list[str]:
             seen.add(fold(view))
             unique.append(view)
     return unique[:MAX_VIEWS]
+
+
+def encode_texts(embedder: Embedder, texts: list[str], batch: int = ENCODE_BATCH) -> np.ndarray:
+    """embedder.encode in batches of similar length, rows in input order. A batch pads to its longest
+    text, so one long "name. description" view in every batch made the shipped catalogue 2-3x slower."""
+    out = np.zeros((len(texts), embedder.dim), dtype=np.float32)
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    for start in range(0, len(order), batch):
+        rows = order[start:start + batch]
+        out[rows] = embedder.encode([texts[i] for i in rows])
+    return out
 
 
 def _threshold(profile: Product | Vacancy, default: float) -> float:
@@ -151,7 +169,7 @@ class ProfileIndex:
         if not profiles:
             return {}
         views = [profile_views(p) for p in profiles]
-        flat = np.asarray(self.embedder.encode([v for vs in views for v in vs]), dtype=np.float32)
+        flat = encode_texts(self.embedder, [v for vs in views for v in vs])
         out, at = {}, 0
         for profile, vs in zip(profiles, views):
             out[profile.id] = flat[at:at + len(vs)]
@@ -195,14 +213,15 @@ class ProfileIndex:
             return []
         if doc is None:
             doc = self.linguistics.doc(text, pipeline_language(lang))
-        hits = self._keywords.find(doc, lang)
+        spans = self._keywords.find_spans(doc, lang)
+        hits = {key: [doc[start:end].text for start, end in found] for key, found in spans.items()}
         query = np.ascontiguousarray(np.asarray(embedding, dtype=np.float32).reshape(1, -1))
         with self._lock:
             profiles = self._profiles
             if not profiles:
                 return []
             lowest = min(_threshold(p, self.default_min_score) for p in profiles.values())
-            cosine = self._cosines_locked(query, lowest - KEYWORD_BONUS * MAX_KEYWORD_HITS)
+            cosine = self._cosines_locked(query, lowest - MAX_KEYWORD_BONUS)
             for pid in hits:   # a keyword profile whose views all ranked below the fetched ones
                 if pid in profiles and pid not in cosine and len(self._vectors[pid]):
                     cosine[pid] = float(np.max(self._vectors[pid] @ query[0]))
@@ -213,11 +232,12 @@ class ProfileIndex:
                 languages = getattr(profile, "languages", None)
                 if languages and lang not in languages:
                     continue
-                keywords = tuple(hits.get(pid, ()))
+                keywords = tuple(dict.fromkeys(hits.get(pid, ())))
                 cos = cosine.get(pid)
                 if cos is None:
                     continue
-                score = cos + KEYWORD_BONUS * min(len(keywords), MAX_KEYWORD_HITS)
+                places = distinct_spans(spans.get(pid, []))
+                score = cos + KEYWORD_BONUS * (places >= 1) + SECOND_KEYWORD_BONUS * (places >= 2)
                 if score >= _threshold(profile, self.default_min_score):
                     matches.append(Match(pid, round(score, 4), round(cos, 4), keywords))
         return sorted(matches, key=lambda m: (-m.score, m.profile_id))

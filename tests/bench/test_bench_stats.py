@@ -67,3 +67,16 @@ def test_vectors_around_anchors_are_unit_length_at_the_drawn_cosine():
     unit = anchors / np.linalg.norm(anchors, axis=1, keepdims=True)
     best = (vectors @ unit.T).max(axis=1)  # cosine to the nearest anchor, which is its own here
     assert best.min() >= 0.7 - 1e-3 and best.max() <= 0.9 + 1e-3
+
+
+def test_sweep_stops_once_recall_plateaus_after_meeting_the_targets():
+    from intentflow.bench.scale import ScaleConfig, _past_the_knee
+    config = ScaleConfig()
+    rising = [{"nprobe": 1, "recall_at_10": 0.80, "p99_ms": 1.0}, {"nprobe": 2, "recall_at_10": 0.90, "p99_ms": 1.0},
+              {"nprobe": 4, "recall_at_10": 0.94, "p99_ms": 1.0}]
+    assert not _past_the_knee(rising, config)
+    flat = rising[:1] + [{"nprobe": 2, "recall_at_10": 0.966, "p99_ms": 1.0},
+                         {"nprobe": 4, "recall_at_10": 0.9665, "p99_ms": 1.0},
+                         {"nprobe": 8, "recall_at_10": 0.967, "p99_ms": 1.2}]
+    assert _past_the_knee(flat, config)
+    assert _past_the_knee(rising + [{"nprobe": 8, "recall_at_10": 0.95, "p99_ms": 50.0}], config)

@@ -19,6 +19,8 @@ def stack(tmp_path_factory):
         yield running
     for service, process in running.processes.items():
         assert process.poll() is not None, f"{service} still running after the stack stopped"
+        assert process.returncode == 0, f"{service} exited with {process.returncode} on SIGTERM"
+    assert running.broker is None or running.broker.process is None, "embedded broker left running"
 
 
 @pytest.fixture(scope="session")

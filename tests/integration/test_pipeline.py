@@ -96,3 +96,11 @@ def test_submit_posts_rejects_oversized_batches(ingest):
         assert exc.code() == grpc.StatusCode.INVALID_ARGUMENT
     else:
         raise AssertionError("an oversized batch was accepted")
+
+
+def test_every_service_exposes_prometheus_metrics(stack):
+    import urllib.request
+    for service in ("ingest", "classify", "match"):
+        body = urllib.request.urlopen(stack.metrics_url(service), timeout=5).read().decode()
+        assert "intentflow_records_total" in body and "intentflow_batch_seconds" in body
+    assert 'outcome="accepted"' in urllib.request.urlopen(stack.metrics_url("ingest"), timeout=5).read().decode()
