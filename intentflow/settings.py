@@ -90,7 +90,9 @@ class ModelSettings:
     embedder: str = setting(
         "INTENTFLOW_EMBEDDER", "use-multilingual",
         "`use-multilingual` or `sentence-transformers:<model name or path>`")
-    encoder_threads: int = setting("INTENTFLOW_ENCODER_THREADS", 2, "BLAS threads of the encoder")
+    encoder_threads: int = setting(
+        "INTENTFLOW_ENCODER_THREADS", 1,
+        "BLAS threads of the encoder; 1 + more classify processes beats 2 threads on small machines")
     classifier_path: str = setting("INTENTFLOW_CLASSIFIER", "models/classifier.npz", "Trained classifier model")
     threshold_purchase: float = setting(
         "THRESHOLD_PURCHASE_INTENT", -1.0, "Decision threshold; -1 uses the one tuned at training")
@@ -134,6 +136,9 @@ class MatchSettings:
     profiles_file: str = setting(
         "INTENTFLOW_PROFILES_FILE", "", "Profiles JSON/YAML imported at start (empty = none)")
     index_dir: str = setting("INTENTFLOW_INDEX_DIR", "var/index", "Where the candidate-search index persists")
+    exact_search_limit: int = setting(
+        "MATCH_EXACT_SEARCH_LIMIT", 50_000, "Candidate index switches from exact to IVF-SQ8 above this size")
+    search_nprobe: int = setting("MATCH_SEARCH_NPROBE", 8, "IVF lists probed per candidate search")
     product_min_score: float = setting("MATCH_PRODUCT_MIN_SCORE", 0.35, "Default product match threshold")
     vacancy_min_score: float = setting("MATCH_VACANCY_MIN_SCORE", 0.35, "Default vacancy match threshold")
     lead_dedup_window_s: float = setting(
@@ -144,6 +149,13 @@ class MatchSettings:
         "MATCH_ALERT_MULTIPLE", 3.0, "Complaint alert when last-hour count exceeds this multiple of usual")
     alert_min_count: int = setting("MATCH_ALERT_MIN_COUNT", 3, "Complaints in the last hour needed for an alert")
     alert_baseline_days: float = setting("MATCH_ALERT_BASELINE_DAYS", 7.0, "Period that defines the usual rate")
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    """The local stack of `intentflow run`, `demo` and `bench`."""
+    classify_replicas: int = setting(
+        "INTENTFLOW_CLASSIFY_REPLICAS", 2, "Classify processes the local stack starts (one consumer group)")
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,7 @@ class LocalStack:
     env: dict[str, str] = field(default_factory=dict)
     fixed_ports: bool = False
     host: str = "127.0.0.1"
+    classify_replicas: int = 1
     broker: EmbeddedBroker | None = None
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     ports: dict[str, tuple[int, int]] = field(default_factory=dict)
@@ -66,6 +67,9 @@ class LocalStack:
                 self.ports[service] = DEFAULT_PORTS[service]
             else:
                 self.ports[service] = (free_port(self.host), free_port(self.host))
+        # Extra classify processes join the same consumer group: classification scales by partitions.
+        for n in range(2, self.classify_replicas + 1):
+            self.ports[f"classify-{n}"] = (free_port(self.host), free_port(self.host))
         self.base_env.setdefault("INTENTFLOW_DATABASE_URL", f"sqlite:///{(self.workdir / 'intentflow.db').resolve()}")
         self.base_env.setdefault("INTENTFLOW_INDEX_DIR", str((self.workdir / "index").resolve()))
 
@@ -84,17 +88,19 @@ class LocalStack:
             port = int(EMBEDDED_KAFKA.rsplit(":", 1)[1]) if self.fixed_ports else 0
             self.broker = EmbeddedBroker(port, self.host, self.workdir / "logs" / "broker.log").start()
             self.base_env["KAFKA_BOOTSTRAP_SERVERS"] = self.broker.bootstrap_servers
-        for service in SERVICES:
+        for service in self.ports:
             self.start_service(service)
-        for service in SERVICES:
+        for service in self.ports:
             wait_serving(self.address(service), timeout_s, self.processes[service])
         return self
 
     def start_service(self, service: str) -> subprocess.Popen:
-        grpc_var, metrics_var = PORT_VARS[service]
+        """Start `service` ("ingest", "classify", "match", or a replica such as "classify-2")."""
+        module = service.split("-")[0]
+        grpc_var, metrics_var = PORT_VARS[module]
         env = {**self.base_env, grpc_var: str(self.ports[service][0]), metrics_var: str(self.ports[service][1])}
         out = open(self.workdir / "logs" / f"{service}.log", "ab")
-        process = subprocess.Popen([sys.executable, "-m", f"services.{service}"], env=env, stdout=out,
+        process = subprocess.Popen([sys.executable, "-m", f"services.{module}"], env=env, stdout=out,
                                    stderr=subprocess.STDOUT, start_new_session=True)
         self.processes[service] = process
         return process
@@ -112,7 +118,7 @@ class LocalStack:
             return process.wait()
 
     def stop(self) -> dict[str, int | None]:
-        codes = {service: self.stop_service(service) for service in reversed(SERVICES)}
+        codes = {service: self.stop_service(service) for service in reversed(list(self.ports))}
         if self.broker:
             self.broker.stop()
         return codes

@@ -25,7 +25,7 @@ from intentflow.bench.progress import Progress
 from intentflow.bench.stats import latency_summary, rate
 from intentflow.cli.stack import STAGES
 from intentflow.kafka_io import consumer_lag, make_producer
-from intentflow.settings import KafkaSettings, from_env
+from intentflow.settings import KafkaSettings, StackSettings, from_env
 from intentflow.stack import SERVICES, LocalStack
 from intentflow.v1 import match_pb2, match_pb2_grpc
 
@@ -42,7 +42,8 @@ def start_stack(progress: Progress, timeout_s: float = 300) -> LocalStack:
         raise FileNotFoundError(f"classifier model {classifier} not found: run `make model` first")
     workdir = Path(tempfile.mkdtemp(prefix="intentflow-bench-"))
     stack = LocalStack(workdir, env={"INTENTFLOW_PROFILES_FILE": str(PROFILES),
-                                     "INTENTFLOW_CLASSIFIER": str(classifier.resolve())})
+                                     "INTENTFLOW_CLASSIFIER": str(classifier.resolve())},
+                       classify_replicas=from_env(StackSettings).classify_replicas)
     progress.say(f"stack: starting broker and services in {workdir}")
     try:
         stack.start(timeout_s)

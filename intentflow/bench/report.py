@@ -55,6 +55,7 @@ def headlines(parts: dict) -> dict:
     """The top-level keys every consumer of latest.json reads; None where a part did not run."""
     encoder = _get(parts, "encoder", "posts_per_s")
     pipeline = _get(parts, "end_to_end", "throughput", "posts_per_s")
+    best_encoder = max(encoder or 0, _get(parts, "encoder", "one_thread_posts_per_s") or 0)
     p99_1m, recall_1m, index_1m = headline(parts.get("scale"), 1_000_000)
     p99_100k, recall_100k, index_100k = headline(parts.get("scale"), 100_000)
     rss = dict(_get(parts, "end_to_end", "peak_rss_mb", default={}) or {})
@@ -64,6 +65,9 @@ def headlines(parts: dict) -> dict:
         "encoder_posts_per_s": encoder,
         "pipeline_posts_per_s": pipeline,
         "pipeline_to_encoder_ratio": round(pipeline / encoder, 3) if encoder and pipeline else None,
+        # Against the faster encoder setting measured (configured threads or one): on a shared 2-core machine the
+        # configured rate can collapse under others' load, which would flatter the ratio above.
+        "pipeline_to_best_encoder_ratio": round(pipeline / best_encoder, 3) if best_encoder and pipeline else None,
         "latency_ms_p50": _get(parts, "end_to_end", "latency", "any_signal", "p50_ms"),
         "latency_ms_p99": _get(parts, "end_to_end", "latency", "any_signal", "p99_ms"),
         "search_1m_ms_p99": p99_1m, "search_1m_recall_at_10": recall_1m, "search_1m_index": index_1m,
@@ -104,6 +108,8 @@ def markdown(results: dict) -> str:
          _cmp(h["pipeline_posts_per_s"], 500, True)),
         ("pipeline / encoder", _fmt(h["pipeline_to_encoder_ratio"]), "≥ 0.8",
          _cmp(h["pipeline_to_encoder_ratio"], 0.8, True)),
+        ("pipeline / faster encoder setting", _fmt(h.get("pipeline_to_best_encoder_ratio")), "≥ 0.8",
+         _cmp(h.get("pipeline_to_best_encoder_ratio"), 0.8, True)),
         ("CPU share taken by other processes during the run", _fmt(_get(parts, "stages", "in_stack",
                                                                           "other_processes_cpu_share")), "", None),
         ("produce → signal p50 (ms)", _fmt(h["latency_ms_p50"]), "", None),

@@ -40,16 +40,17 @@ def service_view(before: Snapshot, after: Snapshot, posts: int, cores: int) -> d
     out: dict = {"wall_s": round(wall, 2), "posts": posts, "services": {}, "cpu_us_per_post": {}}
     for service in SERVICES:
         d = delta(before.metrics[service], after.metrics[service])
-        records = sum(total(d, "intentflow_records_total", service=service, outcome=o)
-                      for o in label_values(after.metrics[service], "intentflow_records_total", "outcome",
-                                            service=service) if o not in NOT_RECORDS)
+        outcomes = {o: int(total(d, "intentflow_records_total", service=service, outcome=o))
+                    for o in label_values(after.metrics[service], "intentflow_records_total", "outcome",
+                                          service=service)}
+        records = sum(n for o, n in outcomes.items() if o not in NOT_RECORDS)
         batch_s = total(d, "intentflow_batch_seconds_sum", service=service)
         batches = total(d, "intentflow_batch_seconds_count", service=service)
         steps = {step: total(d, "intentflow_step_seconds_sum", service=service, step=step)
                  for step in label_values(after.metrics[service], "intentflow_step_seconds_sum", "step",
                                           service=service)}
         out["services"][service] = {
-            "records": int(records), "batches": int(batches),
+            "records": int(records), "outcomes": outcomes, "batches": int(batches),
             "mean_batch_records": round(records / batches, 1) if batches else None,
             # Share of the run the consume loop spent on batches (the rest is polling and waiting).
             "loop_busy_share": round(batch_s / wall, 3) if wall else None,

@@ -14,7 +14,7 @@ from tqdm import tqdm
 from intentflow.cli.queues import print_candidates, print_leads
 from intentflow.cli.tables import clip, print_table
 from intentflow.kafka_io import consumer_lag, make_producer
-from intentflow.settings import ClientSettings, KafkaSettings, from_env
+from intentflow.settings import ClientSettings, KafkaSettings, StackSettings, from_env
 from intentflow.stack import EMBEDDED_KAFKA, LocalStack
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,7 +72,8 @@ def wait_drained(kafka: KafkaSettings, timeout_s: float = 600) -> None:
 
 
 def _stack(workdir: Path, fixed_ports: bool) -> LocalStack:
-    return LocalStack(workdir, env={"INTENTFLOW_PROFILES_FILE": str(DEFAULT_PROFILES)}, fixed_ports=fixed_ports)
+    return LocalStack(workdir, env={"INTENTFLOW_PROFILES_FILE": str(DEFAULT_PROFILES)}, fixed_ports=fixed_ports,
+                      classify_replicas=from_env(StackSettings).classify_replicas)
 
 
 def run(args) -> int:
@@ -84,8 +85,8 @@ def run(args) -> int:
     try:
         stack.start()
         print(f"Kafka bootstrap     {stack.bootstrap_servers}")
-        for service in ("ingest", "classify", "match"):
-            print(f"{service:<9} gRPC    {stack.address(service)}   metrics {stack.metrics_url(service)}")
+        for service in stack.ports:
+            print(f"{service:<10} gRPC   {stack.address(service)}   metrics {stack.metrics_url(service)}")
         print(f"store               {stack.base_env['INTENTFLOW_DATABASE_URL']}")
         print("Ctrl-C stops everything.", flush=True)
         while not stopping and all(p.poll() is None for p in stack.processes.values()):

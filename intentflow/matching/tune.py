@@ -3,12 +3,12 @@
     python -m intentflow.matching.tune --half odd [--profiles data/profiles/catalog.json]
 
 Every post is scored once against every profile (cosine and keyword places, exclusions applied) through
-ProfileIndex itself; the grid then recomputes score = cosine + bonus * [places >= 1] + second * [places >= 2]
-for each first-keyword bonus and threshold (second = SECOND_KEYWORD_BONUS unless --second) and the top-1
-accuracy (a null-gold post is right only when nothing passes) for each bonus and threshold, and also
-tries a relative rule (the best profile must beat the runner-up by a margin). It prints the accuracy
-surface and, per kind, the middle of the widest best plateau of thresholds for the chosen bonus.
-Decisions are made on --half odd; --half even then only reports.
+ProfileIndex itself. The grid then recomputes score = cosine + bonus * [places >= 1] + second *
+[places >= 2] (second = SECOND_KEYWORD_BONUS unless --second) and the top-1 accuracy (a null-gold post
+is right only when nothing passes) for each first-keyword bonus and threshold, and also tries a relative
+rule (the best profile must beat the runner-up by a margin). It prints the accuracy surface and, per
+kind, the middle of the widest best plateau of thresholds for the chosen bonus. Decisions are made on
+--half odd; --half even then only reports.
 """
 from __future__ import annotations
 

@@ -5,6 +5,8 @@ import logging
 import threading
 import time
 
+import faiss
+
 from intentflow.embedding import load_embedder
 from intentflow.kafka_io import StreamStage
 from intentflow.matching.catalog import load_catalog
@@ -20,6 +22,7 @@ from services.match.subscriptions import SubscriptionHub
 SERVICE = "match"
 PRUNE_EVERY_S = 3600
 SAVE_EVERY_S = 300
+UPGRADE_CHECK_EVERY_S = 60
 log = logging.getLogger(__name__)
 
 
@@ -30,6 +33,8 @@ def housekeeping(engine: MatchEngine, running: threading.Event) -> threading.Thr
         while running.is_set():
             time.sleep(1)
             ticks += 1
+            if ticks % UPGRADE_CHECK_EVERY_S == 0:
+                engine.maybe_upgrade_index()
             if ticks % SAVE_EVERY_S == 0:
                 engine.candidates.save()
             if ticks % PRUNE_EVERY_S == 0:
@@ -40,6 +45,8 @@ def housekeeping(engine: MatchEngine, running: threading.Event) -> threading.Thr
 
 
 def main() -> None:
+    # One query at a time per RPC thread: OpenMP fan-out only adds barrier waits (measured 3-5x slower).
+    faiss.omp_set_num_threads(1)
     settings = from_env(MatchSettings)
     runtime = start_runtime(SERVICE, settings.server, settings.grpc_port, settings.metrics_port)
     servicer = MatchServicer(settings.lease_seconds, runtime.running)

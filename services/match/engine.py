@@ -49,7 +49,8 @@ class MatchEngine:
         self.products = ProfileIndex(embedder, linguistics, settings.product_min_score)
         self.vacancies = ProfileIndex(embedder, linguistics, settings.vacancy_min_score)
         self.employers = EmployerWatch(linguistics)
-        self.candidates = CandidateIndex(embedder.dim, settings.index_dir)
+        self.candidates = CandidateIndex(embedder.dim, settings.index_dir, settings.exact_search_limit,
+                                         settings.search_nprobe)
         self.spikes = SpikeDetector(store, settings.alert_multiple, settings.alert_min_count,
                                     settings.alert_baseline_days)
 
@@ -59,12 +60,25 @@ class MatchEngine:
         source = "disk"
         if not self.candidates.load(self.store.count_job_posts()):
             source = "store"
-            rows = list(self.store.iter_job_posts())
-            ids = np.array([r[0] for r in rows], dtype=np.int64)
-            vectors = np.vstack([r[3] for r in rows]) if rows else np.zeros((0, self.embedder.dim), np.float32)
-            self.candidates.rebuild(ids, vectors)
+            self.rebuild_candidates()
         log.info("candidate index ready", extra={"source": source, "vectors": self.candidates.size})
         self.prune()
+
+    def rebuild_candidates(self) -> None:
+        """Build the search index from the store; posts stored meanwhile are added after the swap."""
+        rows = list(self.store.iter_job_posts())
+        ids = np.array([r[0] for r in rows], dtype=np.int64)
+        vectors = np.vstack([r[3] for r in rows]) if rows else np.zeros((0, self.embedder.dim), np.float32)
+        self.candidates.rebuild(ids, vectors)
+        known = set(ids.tolist())
+        late = [r for r in self.store.iter_job_posts() if r[0] not in known]
+        if late:
+            self.candidates.add([r[0] for r in late], np.vstack([r[3] for r in late]))
+
+    def maybe_upgrade_index(self) -> None:
+        if self.candidates.outgrew_exact_search():
+            log.info("candidate index outgrew exact search; rebuilding as IVF", extra={"vectors": self.candidates.size})
+            self.rebuild_candidates()
 
     def import_catalog(self, catalog: Catalog) -> None:
         for product in catalog.products:

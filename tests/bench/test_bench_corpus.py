@@ -25,6 +25,7 @@ def test_shipped_corpora_fill_every_pool(sources):
     pools = {s.pool for s in sources}
     assert pools == {POSITIVE, LOOKALIKE, NEUTRAL}
     assert len({fingerprint(s.text) for s in sources}) == len(sources)
+    assert all(s.text.strip() for s in sources)  # ingest would reject an empty post to the DLQ
 
 
 def test_generated_posts_are_unique_by_id_and_by_ingest_fingerprint(sources):

@@ -37,6 +37,9 @@ def test_ratio_and_targets():
                                                                  "peak_rss_mb": {"classify": 2000.0}}}
     h = report.headlines(parts)
     assert h["pipeline_to_encoder_ratio"] == 0.25
+    assert h["pipeline_to_best_encoder_ratio"] == 0.25
+    parts["encoder"]["one_thread_posts_per_s"] = 1000.0
+    assert report.headlines(parts)["pipeline_to_best_encoder_ratio"] == 0.1
     results = {"mode": "full", "posts": 1, "machine": {"cores": 2, "cpu_model": "x"},
                "versions": {"embedder": "e"}, "parts": parts, **h}
     assert "| peak RSS classify (MB) | 2,000.0 | ≤ 1024 | **no** |" in report.markdown(results)

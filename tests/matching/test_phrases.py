@@ -16,6 +16,7 @@ def linguistics():
 def matcher(linguistics):
     return KeywordMatcher(linguistics, {
         "laptops": ["ноутбук", "ноут", "gaming laptop"],
+        "frontend": ["фронтенд"],
         "vacuum": ["робот-пылесос", "roborock"],
         "courier": ["кур'єр", "курьер", "delivery driver"],
         "phones": ["мобілка", "айфон"],
@@ -33,7 +34,8 @@ def matcher(linguistics):
     ("uk", "шукаю роботу кур’єра", "courier", ["кур’єра"]),
     ("ru", "ищу работу курьером на авто", "courier", ["курьером"]),
     ("uk", "є нормальні компактні мобілки?", "phones", ["мобілки"]),
-    ("en", "roborock's new dock any good?", "vacuum", ["roborock's"]),              # prefix of a long keyword
+    ("ru", "фронтендщик ищет работу", "frontend", ["фронтендщик"]),                # prefix: slang the morphology
+    ("en", "roborock's new dock any good?", "vacuum", ["roborock"]),                # does not know
     ("en", "need a delivery driver job", "courier", ["delivery driver"]),
     ("uk", "де купити хостинг для сайту", "hosting", ["хостинг"]),
     ("ru", "ищу курсы английского онлайн", "english", ["курсы английского"]),
