@@ -156,6 +156,8 @@ class StackSettings:
     """The local stack of `intentflow run`, `demo` and `bench`."""
     classify_replicas: int = setting(
         "INTENTFLOW_CLASSIFY_REPLICAS", 2, "Classify processes the local stack starts (one consumer group)")
+    embedded_kafka_port: int = setting(
+        "INTENTFLOW_EMBEDDED_KAFKA_PORT", 19092, "Port of the embedded broker `intentflow run` starts")
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,6 @@ PORT_VARS = {"ingest": ("INGEST_GRPC_PORT", "INGEST_METRICS_PORT"),
              "classify": ("CLASSIFY_GRPC_PORT", "CLASSIFY_METRICS_PORT"),
              "match": ("MATCH_GRPC_PORT", "MATCH_METRICS_PORT")}
 DEFAULT_PORTS = {"ingest": (50051, 9101), "classify": (50052, 9102), "match": (50053, 9103)}
-# Where `intentflow run` puts its embedded broker, so `intentflow push` finds it without configuration.
-EMBEDDED_KAFKA = "127.0.0.1:19092"
 
 
 def wait_serving(address: str, timeout_s: float, process: subprocess.Popen | None = None) -> None:
@@ -51,6 +49,7 @@ class LocalStack:
     fixed_ports: bool = False
     host: str = "127.0.0.1"
     classify_replicas: int = 1
+    embedded_kafka_port: int = 0  # 0 = any free port
     broker: EmbeddedBroker | None = None
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     ports: dict[str, tuple[int, int]] = field(default_factory=dict)
@@ -85,8 +84,8 @@ class LocalStack:
 
     def start(self, timeout_s: float = 240) -> LocalStack:
         if not self.base_env.get("KAFKA_BOOTSTRAP_SERVERS"):
-            port = int(EMBEDDED_KAFKA.rsplit(":", 1)[1]) if self.fixed_ports else 0
-            self.broker = EmbeddedBroker(port, self.host, self.workdir / "logs" / "broker.log").start()
+            self.broker = EmbeddedBroker(self.embedded_kafka_port, self.host,
+                                         self.workdir / "logs" / "broker.log").start()
             self.base_env["KAFKA_BOOTSTRAP_SERVERS"] = self.broker.bootstrap_servers
         for service in self.ports:
             self.start_service(service)

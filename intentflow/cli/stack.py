@@ -15,7 +15,7 @@ from intentflow.cli.queues import print_candidates, print_leads
 from intentflow.cli.tables import clip, print_table
 from intentflow.kafka_io import consumer_lag, make_producer
 from intentflow.settings import ClientSettings, KafkaSettings, StackSettings, from_env
-from intentflow.stack import EMBEDDED_KAFKA, LocalStack
+from intentflow.stack import LocalStack
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PROFILES = ROOT / "data" / "profiles" / "catalog.json"
@@ -49,7 +49,8 @@ def push_file(path: str | Path, kafka: KafkaSettings, topic: str | None = None) 
 def push(args, settings: ClientSettings) -> int:
     kafka = settings.kafka
     if not kafka.bootstrap_servers:  # nothing configured: the stack of `intentflow run`
-        kafka = from_env(KafkaSettings, {"KAFKA_BOOTSTRAP_SERVERS": EMBEDDED_KAFKA})
+        embedded = f"127.0.0.1:{from_env(StackSettings).embedded_kafka_port}"
+        kafka = from_env(KafkaSettings, {"KAFKA_BOOTSTRAP_SERVERS": embedded})
     print(f"pushed {push_file(args.file, kafka, args.topic)} records to {args.topic or kafka.topic_raw} "
           f"at {kafka.bootstrap_servers}", file=sys.stderr)
     return 0
@@ -72,15 +73,19 @@ def wait_drained(kafka: KafkaSettings, timeout_s: float = 600) -> None:
 
 
 def _stack(workdir: Path, fixed_ports: bool) -> LocalStack:
+    settings = from_env(StackSettings)
     return LocalStack(workdir, env={"INTENTFLOW_PROFILES_FILE": str(DEFAULT_PROFILES)}, fixed_ports=fixed_ports,
-                      classify_replicas=from_env(StackSettings).classify_replicas)
+                      classify_replicas=settings.classify_replicas,
+                      embedded_kafka_port=settings.embedded_kafka_port if fixed_ports else 0)
 
 
 def run(args) -> int:
     workdir = Path(args.workdir)
     stack = _stack(workdir, fixed_ports=True)
-    stopping = []
-    signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
+    # Explicit handlers: a shell starting us in the background ignores SIGINT, which would make Ctrl-C
+    # (or a supervisor's SIGINT) a no-op; SIGTERM is turned into the same orderly stop.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     print("starting broker and services (models load in a few seconds)…", file=sys.stderr)
     try:
         stack.start()
@@ -89,7 +94,7 @@ def run(args) -> int:
             print(f"{service:<10} gRPC   {stack.address(service)}   metrics {stack.metrics_url(service)}")
         print(f"store               {stack.base_env['INTENTFLOW_DATABASE_URL']}")
         print("Ctrl-C stops everything.", flush=True)
-        while not stopping and all(p.poll() is None for p in stack.processes.values()):
+        while all(p.poll() is None for p in stack.processes.values()):
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass

@@ -7,8 +7,8 @@ data/match/dev.jsonl only; `python -m intentflow.matching.tune` reproduces the c
   "name. description" and each keyword on its own, so a post about "roomba" meets the view "roomba"
   instead of a paragraph that also talks about docks and carpets. Splitting the description into
   sentences and parenthesised items as well was tried: on the odd half it lost 2 posts with the shipped
-  catalogue and more with a richer one, as every extra short view also raises the best cosine of posts
-  that belong to no profile.
+  catalogue and 1 with each richer catalogue tried, as every extra short view also raises the best
+  cosine of posts that belong to no profile.
 * cosine = the best cosine between the post and any view of the profile. On the odd half the maximum
   ranked as well as the mean of the best 2 or 3 views and better than the mean of all views; it also lets
   one precise view (a keyword) decide.
@@ -66,6 +66,7 @@ MAX_VIEWS = 128            # views embedded per profile (a catalogue entry rarel
 VIEW_SLOTS = 1024          # FAISS id = profile slot * VIEW_SLOTS + view number
 SEARCH_K = 512             # nearest views fetched per post; more only when the k-th could still pass
 ENCODE_BATCH = 64
+
 
 @dataclass(frozen=True)
 class Match:
@@ -125,6 +126,7 @@ class ProfileIndex:
         self._slots: dict[str, int] = {}
         self._owners: dict[int, str] = {}
         self._next_slot = 0
+        self._lowest = default_min_score   # the lowest threshold of any profile, for the search cut-off
         self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(embedder.dim))
         self._keywords = KeywordMatcher(linguistics)
 
@@ -143,6 +145,7 @@ class ProfileIndex:
             for profile in profiles:
                 self._add_rows_locked(profile.id)
             self._keywords = keywords
+            self._refresh_lowest_locked()
 
     def upsert(self, profile: Product | Vacancy) -> None:
         vectors = self._encode([profile])
@@ -153,6 +156,7 @@ class ProfileIndex:
             self._add_rows_locked(profile.id)
             for key, phrases in self._phrases(profile).items():
                 self._keywords.set(key, phrases)
+            self._refresh_lowest_locked()
 
     def delete(self, profile_id: str) -> None:
         with self._lock:
@@ -161,6 +165,11 @@ class ProfileIndex:
             self._vectors.pop(profile_id, None)
             self._keywords.remove(profile_id)
             self._keywords.remove(profile_id + EXCLUDED)
+            self._refresh_lowest_locked()
+
+    def _refresh_lowest_locked(self) -> None:
+        self._lowest = min((_threshold(p, self.default_min_score) for p in self._profiles.values()),
+                           default=self.default_min_score)
 
     @staticmethod
     def _phrases(profile: Product | Vacancy) -> dict[str, list[str]]:
@@ -230,22 +239,20 @@ class ProfileIndex:
             profiles = self._profiles
             if not profiles:
                 return []
-            lowest = min(_threshold(p, self.default_min_score) for p in profiles.values())
-            cosine = self._cosines_locked(query, lowest - MAX_KEYWORD_BONUS)
+            floor = min(self._lowest, self.default_min_score) - MAX_KEYWORD_BONUS
+            cosine = self._cosines_locked(query, floor)
             for pid in hits:   # a keyword profile whose views all ranked below the fetched ones
                 if pid in profiles and pid not in cosine and len(self._vectors[pid]):
                     cosine[pid] = float(np.max(self._vectors[pid] @ query[0]))
             matches = []
-            for pid, profile in profiles.items():
-                if hits.get(pid + EXCLUDED):
+            for pid, cos in cosine.items():   # a profile missing here cannot reach its threshold
+                profile = profiles.get(pid)
+                if profile is None or hits.get(pid + EXCLUDED):
                     continue
                 languages = getattr(profile, "languages", None)
                 if languages and lang not in languages:
                     continue
                 keywords = tuple(dict.fromkeys(hits.get(pid, ())))
-                cos = cosine.get(pid)
-                if cos is None:
-                    continue
                 places = distinct_spans(spans.get(pid, []))
                 score = cos + KEYWORD_BONUS * (places >= 1) + SECOND_KEYWORD_BONUS * (places >= 2)
                 if score >= _threshold(profile, self.default_min_score):
