@@ -58,9 +58,6 @@ from intentflow.store.models import Product, Vacancy
 KEYWORD_BONUS = 0.20         # for the first place in the post where one of the profile's keywords occurs
 SECOND_KEYWORD_BONUS = 0.10  # for a second, separate place; more places add nothing
 MAX_KEYWORD_BONUS = KEYWORD_BONUS + SECOND_KEYWORD_BONUS
-# Proposed MatchSettings defaults (MATCH_PRODUCT_MIN_SCORE / MATCH_VACANCY_MIN_SCORE), see the docstring.
-PRODUCT_MIN_SCORE = 0.22
-VACANCY_MIN_SCORE = 0.29
 EXCLUDED = "\x1fexcluded"
 MAX_VIEWS = 128            # views embedded per profile (a catalogue entry rarely has more than ~50)
 VIEW_SLOTS = 1024          # FAISS id = profile slot * VIEW_SLOTS + view number

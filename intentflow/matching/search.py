@@ -66,6 +66,9 @@ class CandidateIndex:
             return int(self.index.remove_ids(ids)) if len(ids) else 0
 
     def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        # One query per RPC thread: OpenMP fan-out only adds barrier waits (measured 3-5x slower).
+        # The setting is per calling thread, so it is made here rather than once at start-up.
+        faiss.omp_set_num_threads(1)
         with self._lock:
             if self.index.ntotal == 0:
                 return []

@@ -5,8 +5,6 @@ import logging
 import threading
 import time
 
-import faiss
-
 from intentflow.embedding import load_embedder
 from intentflow.kafka_io import StreamStage
 from intentflow.matching.catalog import load_catalog
@@ -45,8 +43,6 @@ def housekeeping(engine: MatchEngine, running: threading.Event) -> threading.Thr
 
 
 def main() -> None:
-    # One query at a time per RPC thread: OpenMP fan-out only adds barrier waits (measured 3-5x slower).
-    faiss.omp_set_num_threads(1)
     settings = from_env(MatchSettings)
     runtime = start_runtime(SERVICE, settings.server, settings.grpc_port, settings.metrics_port)
     servicer = MatchServicer(settings.lease_seconds, runtime.running)

@@ -15,6 +15,7 @@ from intentflow.classifier.labels import EMPLOYER_COMPLAINT, FROM_PROTO, JOB_SEE
 from intentflow.embedding import Embedder
 from intentflow.kafka_io import OutMessage
 from intentflow.matching.catalog import Catalog
+from intentflow.matching.phrases import pipeline_language
 from intentflow.matching.profiles import Match, ProfileIndex
 from intentflow.matching.search import CandidateIndex
 from intentflow.metrics import QUEUE_ITEMS, RECORDS, SIGNALS, STAGE_SECONDS
@@ -46,6 +47,7 @@ class MatchEngine:
         self.store = store
         self.embedder = embedder
         self.hub = hub
+        self.linguistics = linguistics
         self.products = ProfileIndex(embedder, linguistics, settings.product_min_score)
         self.vacancies = ProfileIndex(embedder, linguistics, settings.vacancy_min_score)
         self.employers = EmployerWatch(linguistics)
@@ -127,15 +129,16 @@ class MatchEngine:
             return []
         post = post_ref(message.post)
         embedding = self._embedding(message)
+        doc = self.linguistics.doc(post.text, pipeline_language(post.lang))  # once for both profile kinds
         outputs: list[OutMessage] = []
         if PURCHASE_INTENT in positive:
-            matches = self.products.match(embedding, post.text, post.lang)
+            matches = self.products.match(embedding, post.text, post.lang, doc=doc)
             outputs += self._enqueue(KIND_LEAD, post, positive[PURCHASE_INTENT], matches, now)
         if JOB_SEEKING in positive:
             verdict = positive[JOB_SEEKING]
             job_id = self.store.add_job_post(post, embedding, verdict.probability)
             self.candidates.add([job_id], embedding.reshape(1, -1))
-            matches = self.vacancies.match(embedding, post.text, post.lang)
+            matches = self.vacancies.match(embedding, post.text, post.lang, doc=doc)
             outputs += self._enqueue(KIND_CANDIDATE, post, verdict, matches, now)
         if EMPLOYER_COMPLAINT in positive:
             outputs += self._complaints(post, positive[EMPLOYER_COMPLAINT], now)

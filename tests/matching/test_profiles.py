@@ -14,12 +14,11 @@ from intentflow.matching.catalog import load_catalog
 from intentflow.matching.evaluate import evaluate_cases, load_cases, select_half
 from intentflow.matching.phrases import pipeline_language
 from intentflow.matching.profiles import (
-    PRODUCT_MIN_SCORE,
-    VACANCY_MIN_SCORE,
     ProfileIndex,
     encode_texts,
     profile_views,
 )
+from intentflow.settings import MatchSettings
 from intentflow.nlp.linguistics import Linguistics
 from intentflow.store.models import Product, Vacancy
 from tests.matching.posts import (
@@ -30,6 +29,9 @@ from tests.matching.posts import (
 )
 
 SHIPPED = "data/profiles/catalog.json"
+
+PRODUCT_MIN_SCORE = MatchSettings().product_min_score
+VACANCY_MIN_SCORE = MatchSettings().vacancy_min_score
 
 
 class CountingEmbedder:
