@@ -10,7 +10,6 @@ prints the same lines as `intentflow eval match` for one half.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import TextIO
 
 import numpy as np
 
+from intentflow.jsonl import read_jsonl
 from intentflow.matching.profiles import ProfileIndex, encode_texts
 
 HALVES = ("all", "odd", "even")
@@ -34,20 +34,13 @@ class MatchCase:
 
 def load_cases(path: str) -> list[MatchCase]:
     cases = []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{lineno}: not valid JSON: {exc}") from None
-            labels = row.get("labels") or []
-            case_id = str(row.get("id") or "")
-            if "purchase_intent" in labels and "product" in row:
-                cases.append(MatchCase(row["text"], row.get("lang") or "", "product", row["product"], case_id))
-            if "job_seeking" in labels and "vacancy" in row:
-                cases.append(MatchCase(row["text"], row.get("lang") or "", "vacancy", row["vacancy"], case_id))
+    for _where, row in read_jsonl(path):
+        labels = row.get("labels") or []
+        case_id = str(row.get("id") or "")
+        if "purchase_intent" in labels and "product" in row:
+            cases.append(MatchCase(row["text"], row.get("lang") or "", "product", row["product"], case_id))
+        if "job_seeking" in labels and "vacancy" in row:
+            cases.append(MatchCase(row["text"], row.get("lang") or "", "vacancy", row["vacancy"], case_id))
     return cases
 
 

@@ -2,9 +2,9 @@
 
 Exact inner-product search (IndexIDMap2 over IndexFlatIP) serves small collections; past
 `ivf_threshold` vectors the index is rebuilt as IVF with 8-bit scalar quantisation, which keeps 1M
-512-d posts in ~0.5 GB and supports removal of pruned posts. `make bench` measured exact search at 100k
-posts at ~90 ms p99 and IVF-SQ8 at 0.1 ms p50 with recall@10 0.98, hence the default limit of 50k. Both keep the store's ids, so a rebuild
-from the store reproduces the same index.
+512-d posts in ~0.5 GB and supports removal of pruned posts. `make bench` measured exact search at
+100k posts at ~90 ms p99 and IVF-SQ8 at 0.1 ms p50 with recall@10 0.98: hence the 50k default limit.
+Both keep the store's ids, so a rebuild from the store reproduces the same index.
 """
 from __future__ import annotations
 
