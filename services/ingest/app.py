@@ -59,16 +59,18 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         if len(request.posts) > MAX_BATCH:
             RPCS.labels(SERVICE, "SubmitPosts", "INVALID_ARGUMENT").inc()
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"at most {MAX_BATCH} posts per call")
-        verdicts, outputs = [], []
+        verdicts, outputs, decisions = [], [], []
         for post in request.posts:
             decision = self.handler.pipeline.admit(post)
+            decisions.append(decision)
             outputs.extend(self.handler.outputs_for(decision, post_key(post).encode(), post.SerializeToString()))
             verdicts.append(ingest_pb2.PostVerdict(
                 post_id=post.id, verdict=decision.verdict, reason=decision.reason,
                 lang=decision.post.lang if decision.post else ""))
         try:
             send_all(self.producer, outputs)
-        except Exception as exc:
+        except Exception as exc:  # any delivery failure: the caller may retry the whole batch
+            self.handler.pipeline.forget(decisions)
             RPCS.labels(SERVICE, "SubmitPosts", "UNAVAILABLE").inc()
             context.abort(grpc.StatusCode.UNAVAILABLE, f"could not publish to Kafka: {exc}")
         RPCS.labels(SERVICE, "SubmitPosts", "OK").inc()

@@ -25,6 +25,12 @@ class SeenWindow:
                 self._seen.popitem(last=False)
             return None
 
+    def forget(self, keys: list[str]) -> None:
+        """Undo check_and_add for posts that could not be published, so a retry is not a 'duplicate'."""
+        with self._lock:
+            for key in keys:
+                self._seen.pop(key, None)
+
     def _expire(self, now: float) -> None:
         horizon = now - self.window_s
         while self._seen:

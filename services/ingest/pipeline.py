@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from intentflow.settings import IngestSettings
 from intentflow.text.language import detect_language
@@ -21,6 +21,7 @@ class Decision:
     verdict: int
     reason: str = ""
     post: post_pb2.Post | None = None
+    seen_keys: list[str] = field(default_factory=list)  # what the duplicate window remembered for it
 
 
 class IngestPipeline:
@@ -43,14 +44,18 @@ class IngestPipeline:
         if not post.HasField("created_at"):
             post.created_at.CopyFrom(timestamp(now))
         key = post_key(post)
-        duplicate = self.seen.check_and_add([f"id:{key}", f"text:{fingerprint(post.text)}"], now)
+        seen_keys = [f"id:{key}", f"text:{fingerprint(post.text)}"]
+        duplicate = self.seen.check_and_add(seen_keys, now)
         if duplicate:
             kind = "same network and id" if duplicate.startswith("id:") else "same text"
             return Decision(ingest_pb2.VERDICT_DUPLICATE, f"duplicate: {kind} seen within the window")
         if post.parent_id and not post.parent_text:
             post.parent_text = self.recent.get(f"{post.network}:{post.parent_id}") or ""
         self.recent.put(key, post.text)
-        return Decision(ingest_pb2.VERDICT_ACCEPTED, post=post)
+        return Decision(ingest_pb2.VERDICT_ACCEPTED, post=post, seen_keys=seen_keys)
+
+    def forget(self, decisions: list[Decision]) -> None:
+        self.seen.forget([k for d in decisions for k in d.seen_keys])
 
     def _invalid_reason(self, post: post_pb2.Post) -> str | None:
         if not post.id.strip():

@@ -67,3 +67,10 @@ def test_comment_gets_its_parent_text():
     p.admit(post(id="10", text="Ищу работу водителем, Киев, опыт 5 лет"), NOW)
     comment = p.admit(post(id="11", parent_id="10", text="+1, тоже ищу"), NOW)
     assert comment.post.parent_text == "Ищу работу водителем, Киев, опыт 5 лет"
+
+
+def test_forgotten_posts_are_not_duplicates_on_retry():
+    p = pipeline()
+    first = p.admit(post(), NOW)
+    p.forget([first])
+    assert p.admit(post(), NOW + 1).verdict == ingest_pb2.VERDICT_ACCEPTED
