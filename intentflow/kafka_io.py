@@ -101,7 +101,8 @@ class StreamStage:
     """
 
     def __init__(self, service: str, kafka: KafkaSettings, group_id: str, topic: str, process: Processor,
-                 running: threading.Event, dead_letter: Callable[[object, str], OutMessage]):
+                 running: threading.Event, dead_letter: Callable[[object, str], OutMessage],
+                 rollback: Callable[[list], None] | None = None):
         self.service = service
         self.kafka = kafka
         self.group_id = group_id
@@ -109,6 +110,7 @@ class StreamStage:
         self.process = process
         self.running = running
         self.dead_letter = dead_letter
+        self.rollback = rollback  # undoes in-memory effects of a batch whose outputs were not delivered
         self.ready = threading.Event()
         self.thread = threading.Thread(target=self._run_logged, name=f"{service}-stream", daemon=True)
 
@@ -140,6 +142,8 @@ class StreamStage:
                     send_all(producer, outputs)
                 except KafkaError:
                     log.exception("produce failed; retrying the batch", extra={"records": len(records)})
+                    if self.rollback:
+                        self.rollback(records)
                     self._rewind(consumer, records)
                     time.sleep(1.0)
                     continue

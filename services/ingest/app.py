@@ -49,6 +49,14 @@ class IngestHandler:
             outputs.extend(self.outputs_for(self.pipeline.admit(post), record.key, record.value))
         return outputs
 
+    def rollback(self, records) -> None:
+        """The batch was not delivered and will be re-read: its posts must not count as seen."""
+        for record in records:
+            try:
+                self.pipeline.seen.forget(self.pipeline.seen_keys(decode_post(record.value)))
+            except BadRecord:
+                continue
+
 
 class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
     def __init__(self, handler: IngestHandler, producer):
@@ -87,5 +95,5 @@ def main() -> None:
         lambda server: ingest_pb2_grpc.add_IngestServiceServicer_to_server(IngestServicer(handler, producer), server))
     serve(runtime, settings.kafka,
           lambda: StreamStage(SERVICE, settings.kafka, settings.group_id, settings.kafka.topic_raw,
-                              handler.process, runtime.running, handler.dead_letter),
+                              handler.process, runtime.running, handler.dead_letter, handler.rollback),
           on_stop=lambda: producer.close(30))

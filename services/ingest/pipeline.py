@@ -44,7 +44,7 @@ class IngestPipeline:
         if not post.HasField("created_at"):
             post.created_at.CopyFrom(timestamp(now))
         key = post_key(post)
-        seen_keys = [f"id:{key}", f"text:{fingerprint(post.text)}"]
+        seen_keys = self.seen_keys(post)
         duplicate = self.seen.check_and_add(seen_keys, now)
         if duplicate:
             kind = "same network and id" if duplicate.startswith("id:") else "same text"
@@ -53,6 +53,11 @@ class IngestPipeline:
             post.parent_text = self.recent.get(f"{post.network}:{post.parent_id}") or ""
         self.recent.put(key, post.text)
         return Decision(ingest_pb2.VERDICT_ACCEPTED, post=post, seen_keys=seen_keys)
+
+    @staticmethod
+    def seen_keys(post: post_pb2.Post) -> list[str]:
+        """What identifies a post for duplicate detection: its identity and its normalised text."""
+        return [f"id:{post_key(post)}", f"text:{fingerprint(normalize_text(post.text))}"]
 
     def forget(self, decisions: list[Decision]) -> None:
         self.seen.forget([k for d in decisions for k in d.seen_keys])

@@ -74,3 +74,17 @@ def test_forgotten_posts_are_not_duplicates_on_retry():
     first = p.admit(post(), NOW)
     p.forget([first])
     assert p.admit(post(), NOW + 1).verdict == ingest_pb2.VERDICT_ACCEPTED
+
+
+def test_rollback_of_an_undelivered_stream_batch_lets_the_retry_through():
+    from types import SimpleNamespace
+
+    from intentflow.wire import encode
+    from services.ingest.app import IngestHandler
+    handler = IngestHandler(IngestSettings())
+    records = [SimpleNamespace(topic="posts.raw", partition=0, offset=n, key=None, value=encode(post(id=str(n),
+               text=f"Ищу работу водителем номер {n}"))) for n in range(3)]
+    assert len(handler.process(records)) == 3
+    assert handler.process(records) == []  # redelivered without rollback: duplicates
+    handler.rollback(records)
+    assert len(handler.process(records)) == 3
