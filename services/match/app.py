@@ -9,7 +9,7 @@ from intentflow.embedding import load_embedder
 from intentflow.kafka_io import StreamStage
 from intentflow.matching.catalog import load_catalog
 from intentflow.nlp.linguistics import Linguistics
-from intentflow.service import dead_letter_for, serve, start_runtime
+from intentflow.service import serve, start_runtime
 from intentflow.settings import MatchSettings, from_env
 from intentflow.store import open_store
 from intentflow.v1 import match_pb2, match_pb2_grpc
@@ -60,7 +60,7 @@ def main() -> None:
         state["engine"] = servicer.engine = engine
         housekeeping(engine, runtime.running)
         return StreamStage(SERVICE, settings.kafka, settings.group_id, settings.kafka.topic_classified,
-                           engine.process, runtime.running, dead_letter_for(settings.kafka, SERVICE))
+                           engine.process, runtime.running, engine.dead_letter)
 
     def on_stop() -> None:
         engine = state.get("engine")

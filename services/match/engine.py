@@ -10,6 +10,7 @@ import logging
 import time
 
 import numpy as np
+from google.protobuf.message import DecodeError
 
 from intentflow.classifier.labels import EMPLOYER_COMPLAINT, FROM_PROTO, JOB_SEEKING, PURCHASE_INTENT
 from intentflow.embedding import Embedder
@@ -20,6 +21,7 @@ from intentflow.matching.profiles import Match, ProfileIndex
 from intentflow.matching.search import CandidateIndex
 from intentflow.metrics import QUEUE_ITEMS, RECORDS, SIGNALS, STAGE_SECONDS
 from intentflow.nlp.linguistics import Linguistics
+from intentflow.service import dead_letter_for
 from intentflow.settings import MatchSettings
 from intentflow.store import AddResult, Complaint, QueueItem, Store, complaint_id, queue_item_id
 from intentflow.store.models import KIND_CANDIDATE, KIND_LEAD, PostRef
@@ -31,6 +33,17 @@ from services.match.subscriptions import SubscriptionHub
 
 SERVICE = "match"
 log = logging.getLogger(__name__)
+
+
+def decode_classified(value: bytes | None) -> post_pb2.ClassifiedPost:
+    message = post_pb2.ClassifiedPost()
+    try:
+        message.ParseFromString(value or b"")
+    except DecodeError as exc:
+        raise BadRecord(f"invalid ClassifiedPost: {exc}") from None
+    if not message.post.id:
+        raise BadRecord("ClassifiedPost without a post id")
+    return message
 
 
 def priority(probability: float, score: float, created_at: float, now: float) -> float:
@@ -53,6 +66,7 @@ class MatchEngine:
         self.employers = EmployerWatch(linguistics)
         self.candidates = CandidateIndex(embedder.dim, settings.index_dir, settings.exact_search_limit,
                                          settings.search_nprobe)
+        self.dead_letter = dead_letter_for(settings.kafka, SERVICE)
         self.spikes = SpikeDetector(store, settings.alert_multiple, settings.alert_min_count,
                                     settings.alert_baseline_days)
 
@@ -107,16 +121,18 @@ class MatchEngine:
 
     # ---- the stream ----
     def process(self, records) -> list[OutMessage]:
+        # Decode the whole batch first: a bad record goes straight to the DLQ instead of failing the
+        # batch halfway, after some posts already had effects in the store.
         outputs: list[OutMessage] = []
-        started = time.perf_counter()
+        messages = []
         for record in records:
             try:
-                message = post_pb2.ClassifiedPost()
-                message.ParseFromString(record.value or b"")
-                if not message.post.id:
-                    raise BadRecord("ClassifiedPost without a post id")
-            except Exception as exc:
-                raise BadRecord(f"invalid ClassifiedPost: {exc}") from exc
+                messages.append(decode_classified(record.value))
+            except BadRecord as exc:
+                RECORDS.labels(SERVICE, "rejected").inc()
+                outputs.append(self.dead_letter(record, str(exc)))
+        started = time.perf_counter()
+        for message in messages:
             outputs.extend(self.handle(message))
         STAGE_SECONDS.labels(SERVICE, "match_batch").observe(time.perf_counter() - started)
         return outputs

@@ -1,0 +1,89 @@
+"""The match engine on the real encoder, spaCy pipelines and a SQLite store (no broker needed)."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from intentflow.embedding import load_embedder
+from intentflow.matching.catalog import load_catalog
+from intentflow.nlp.linguistics import Linguistics
+from intentflow.settings import MatchSettings
+from intentflow.store import open_store
+from intentflow.v1 import post_pb2, signals_pb2
+from intentflow.wire import decode, timestamp
+from services.match.engine import MatchEngine
+from services.match.subscriptions import SubscriptionHub
+
+NOW = 1_800_000_000.0
+
+
+@pytest.fixture(scope="module")
+def embedder():
+    return load_embedder("use-multilingual", 1)
+
+
+@pytest.fixture
+def engine(tmp_path, embedder):
+    settings = MatchSettings(database_url=f"sqlite:///{tmp_path}/m.db", index_dir=str(tmp_path / "index"))
+    store = open_store(settings.database_url)
+    engine = MatchEngine(settings, store, embedder, Linguistics(), SubscriptionHub())
+    engine.import_catalog(load_catalog("data/profiles/catalog.json"))
+    engine.load()
+    yield engine
+    store.close()
+
+
+def classified(engine, post_id: str, text: str, signal: int, lang: str = "ru") -> SimpleNamespace:
+    post = post_pb2.Post(id=post_id, network="vk", author=f"a-{post_id}", text=text, lang=lang,
+                         created_at=timestamp(NOW))
+    message = post_pb2.ClassifiedPost(
+        post=post, embedding=engine.embedder.encode([text])[0].tolist(), embedding_model=engine.embedder.name,
+        classifications=[post_pb2.Classification(signal=signal, probability=0.95, positive=True)])
+    return SimpleNamespace(topic="posts.classified", partition=0, offset=0, key=b"k", value=message.SerializeToString())
+
+
+def deliver(outputs):
+    for output in outputs:
+        if output.on_delivered:
+            output.on_delivered()
+
+
+def test_a_lead_is_published_once_however_often_its_post_is_redelivered(engine):
+    record = classified(engine, "1", "Посоветуйте ноутбук для учебы до 50к, чтобы не тормозил",
+                        post_pb2.SIGNAL_PURCHASE_INTENT)
+    outputs = engine.process([record])
+    assert {o.topic for o in outputs} == {"leads.sales"}
+    leads = [decode(o.value, signals_pb2.Lead()) for o in outputs]
+    assert leads[0].product_id == "laptops" and outputs[0].key.decode() == leads[0].lead_id
+    assert [lead.match_score for lead in leads] == sorted((lead.match_score for lead in leads), reverse=True)
+    assert engine.process([record]) != [], "not yet acknowledged by the broker: publish again"
+    deliver(engine.process([record]))
+    assert engine.process([record]) == []
+
+
+def test_undecodable_records_go_to_the_dead_letter_topic_and_the_rest_is_processed(engine):
+    good = classified(engine, "2", "Шукаю роботу кур'єром у Києві, є свій велосипед", post_pb2.SIGNAL_JOB_SEEKING,
+                      "uk")
+    bad = SimpleNamespace(topic="posts.classified", partition=0, offset=1, key=b"x", value=b"\xff\xff garbage")
+    outputs = engine.process([bad, good])
+    assert outputs[0].topic == "posts.dlq" and dict(outputs[0].headers)["reason"].startswith(b"invalid")
+    hr = decode(outputs[1].value, signals_pb2.HrSignal())
+    assert hr.candidate.vacancy_id == "courier"
+    assert engine.candidates.size == 1
+
+
+def test_complaints_name_the_watchlist_employer_once(engine):
+    record = classified(engine, "3", "В Мегамарте третий месяц задерживают зарплату, начальник орет",
+                        post_pb2.SIGNAL_EMPLOYER_COMPLAINT)
+    outputs = engine.process([record])
+    assert decode(outputs[0].value, signals_pb2.HrSignal()).complaint.employer_id == "emp-megamart"
+    assert engine.process([record]) == []
+
+
+def test_posts_without_a_positive_signal_are_ignored(engine):
+    record = classified(engine, "4", "Продам ноутбук, почти новый", post_pb2.SIGNAL_PURCHASE_INTENT)
+    message = post_pb2.ClassifiedPost.FromString(record.value)
+    message.classifications[0].positive = False
+    record.value = message.SerializeToString()
+    assert engine.process([record]) == []
