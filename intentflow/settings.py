@@ -94,6 +94,9 @@ class ModelSettings:
         "INTENTFLOW_ENCODER_THREADS", 1,
         "BLAS threads of the encoder; 1 + more classify processes beats 2 threads on small machines")
     classifier_path: str = setting("INTENTFLOW_CLASSIFIER", "models/classifier.npz", "Trained classifier model")
+    prefilter: bool = setting(
+        "CLASSIFY_PREFILTER", True, "Skip the encoder for posts the cheap first stage rules out (see README)")
+    prefilter_path: str = setting("INTENTFLOW_PREFILTER", "models/prefilter.npz", "Trained first-stage model")
     threshold_purchase: float = setting(
         "THRESHOLD_PURCHASE_INTENT", -1.0, "Decision threshold; -1 uses the one tuned at training")
     threshold_job: float = setting("THRESHOLD_JOB_SEEKING", -1.0, "Decision threshold; -1 uses the trained one")

@@ -17,6 +17,7 @@ from intentflow.matching.catalog import load_catalog
 from intentflow.matching.evaluate import load_cases, print_accuracy, top1_correct
 from intentflow.matching.profiles import ProfileIndex
 from intentflow.nlp.linguistics import Linguistics
+from intentflow.prefilter import Prefilter, train_prefilter
 from intentflow.settings import MatchSettings, ModelSettings, from_env
 from intentflow.text.language import detect_language
 
@@ -33,6 +34,22 @@ def train_command(args) -> int:
         print(f"{signal} C={row['C']} threshold={row['threshold']:.2f} oof_f1={row['oof_f1']:.3f} "
               f"positives={row['positives']}")
     print(f"examples={model.report['examples']} seconds={model.report['seconds']}")
+    prefilter = train_prefilter(load_examples(paths))
+    prefilter.save(settings.prefilter_path)
+    print(f"prefilter threshold={prefilter.threshold:.3f} oof_recall={prefilter.oof_recall:.3f} "
+          f"oof_pass_rate={prefilter.oof_pass_rate:.3f} → {settings.prefilter_path}")
+    return 0
+
+
+def eval_prefilter(args) -> int:
+    """How much of the dev data the first stage lets through, and how many positives it loses."""
+    prefilter = Prefilter.load(from_env(ModelSettings).prefilter_path)
+    examples = load_examples([args.data])
+    passed = prefilter.passes([e.text for e in examples], [e.parent_text for e in examples])
+    positive = np.array([bool(e.labels) for e in examples])
+    print(f"prefilter threshold={prefilter.threshold:.3f} posts={len(examples)} pass_rate={passed.mean():.3f} "
+          f"negatives_passed={passed[~positive].mean() if (~positive).any() else 0:.3f} "
+          f"recall={passed[positive].mean() if positive.any() else 0:.3f}")
     return 0
 
 

@@ -10,6 +10,7 @@ from intentflow.classifier import ClassifyInput, Result, SignalClassifier, load_
 from intentflow.classifier.labels import TO_PROTO
 from intentflow.kafka_io import OutMessage, StreamStage
 from intentflow.metrics import RECORDS, RPCS, SIGNALS, STAGE_SECONDS
+from intentflow.prefilter import Prefilter
 from intentflow.service import dead_letter_for, serve, start_runtime
 from intentflow.settings import ClassifySettings, from_env
 from intentflow.v1 import classify_pb2, classify_pb2_grpc, post_pb2
@@ -28,10 +29,17 @@ def to_classifications(result: Result) -> list[post_pb2.Classification]:
         for v in result.verdicts]
 
 
+def ruled_out(score: float) -> list[post_pb2.Classification]:
+    reason = f"ruled out by the first stage (any-signal score {score:.3f})"
+    return [post_pb2.Classification(signal=signal, probability=score, positive=False, reason=reason)
+            for signal in TO_PROTO.values()]
+
+
 class ClassifyHandler:
-    def __init__(self, settings: ClassifySettings, classifier: SignalClassifier):
+    def __init__(self, settings: ClassifySettings, classifier: SignalClassifier, prefilter: Prefilter | None):
         self.topic_out = settings.kafka.topic_classified
         self.classifier = classifier
+        self.prefilter = prefilter
         self.dead_letter = dead_letter_for(settings.kafka, SERVICE)
 
     def process(self, records) -> list[OutMessage]:
@@ -45,19 +53,36 @@ class ClassifyHandler:
                 RECORDS.labels(SERVICE, "rejected").inc()
                 outputs.append(self.dead_letter(record, str(exc)))
         started = time.perf_counter()
-        results = self.classifier.classify([ClassifyInput(p.text, p.lang, p.parent_text) for p in posts])
+        scores = self._first_stage(posts)
+        full = [n for n in range(len(posts)) if scores is None or scores[n] >= self.prefilter.threshold]
+        STAGE_SECONDS.labels(SERVICE, "prefilter").observe(time.perf_counter() - started)
+        results = dict(zip(full, self.classifier.classify(
+            [ClassifyInput(posts[n].text, posts[n].lang, posts[n].parent_text) for n in full])))
         STAGE_SECONDS.labels(SERVICE, "classify_batch").observe(time.perf_counter() - started)
-        for post, key, result in zip(posts, keys, results):
-            post.lang = result.lang
-            message = post_pb2.ClassifiedPost(
-                post=post, classifications=to_classifications(result), embedding=result.embedding.tolist(),
-                embedding_model=self.classifier.embedder.name, classifier_version=self.classifier.model.version)
+        for n, (post, key) in enumerate(zip(posts, keys)):
+            message = self._classified(post, results[n]) if n in results else self._ruled_out(post, scores[n])
             outputs.append(OutMessage(self.topic_out, key or post_key(post).encode(), encode(message)))
-            RECORDS.labels(SERVICE, "classified").inc()
-            for verdict in result.verdicts:
-                if verdict.positive:
-                    SIGNALS.labels(SERVICE, verdict.signal).inc()
         return outputs
+
+    def _first_stage(self, posts: list[post_pb2.Post]):
+        if self.prefilter is None:
+            return None
+        return self.prefilter.scores([p.text for p in posts], [p.parent_text for p in posts])
+
+    def _ruled_out(self, post: post_pb2.Post, score: float) -> post_pb2.ClassifiedPost:
+        RECORDS.labels(SERVICE, "ruled_out").inc()
+        return post_pb2.ClassifiedPost(post=post, classifications=ruled_out(float(score)),
+                                       classifier_version=self.classifier.model.version)
+
+    def _classified(self, post: post_pb2.Post, result: Result) -> post_pb2.ClassifiedPost:
+        RECORDS.labels(SERVICE, "classified").inc()
+        for verdict in result.verdicts:
+            if verdict.positive:
+                SIGNALS.labels(SERVICE, verdict.signal).inc()
+        post.lang = result.lang
+        return post_pb2.ClassifiedPost(
+            post=post, classifications=to_classifications(result), embedding=result.embedding.tolist(),
+            embedding_model=self.classifier.embedder.name, classifier_version=self.classifier.model.version)
 
 
 class ClassifyServicer(classify_pb2_grpc.ClassifyServiceServicer):
@@ -91,7 +116,8 @@ def main() -> None:
 
     def load() -> StreamStage:
         servicer.classifier = load_classifier(settings.model)
-        handler = ClassifyHandler(settings, servicer.classifier)
+        prefilter = Prefilter.load(settings.model.prefilter_path) if settings.model.prefilter else None
+        handler = ClassifyHandler(settings, servicer.classifier, prefilter)
         return StreamStage(SERVICE, settings.kafka, settings.group_id, settings.kafka.topic_clean,
                            handler.process, runtime.running, handler.dead_letter)
 

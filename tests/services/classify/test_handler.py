@@ -1,0 +1,52 @@
+"""The classify stage with the trained models (built by `make setup`) and the cheap first stage."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from intentflow.classifier import load_classifier
+from intentflow.prefilter import Prefilter
+from intentflow.settings import ClassifySettings
+from intentflow.v1 import post_pb2
+from intentflow.wire import encode
+from services.classify.app import ClassifyHandler
+
+
+@pytest.fixture(scope="module")
+def settings():
+    return ClassifySettings()
+
+
+@pytest.fixture(scope="module")
+def classifier(settings):
+    return load_classifier(settings.model)
+
+
+def records(*texts):
+    return [SimpleNamespace(topic="posts.clean", partition=0, offset=n, key=f"vk:{n}".encode(),
+                            value=encode(post_pb2.Post(id=str(n), network="vk", text=t, lang="ru")))
+            for n, t in enumerate(texts)]
+
+
+def test_first_stage_rules_out_chatter_and_keeps_signals(settings, classifier):
+    handler = ClassifyHandler(settings, classifier, Prefilter.load(settings.model.prefilter_path))
+    chatter, seeker = "Какой закат сегодня был над рекой, красота 😍", "Ищу работу курьером в Киеве, есть велосипед"
+    out = [post_pb2.ClassifiedPost.FromString(o.value) for o in handler.process(records(chatter, seeker))]
+    assert not out[0].embedding and "first stage" in out[0].classifications[0].reason
+    assert not any(c.positive for c in out[0].classifications)
+    assert len(out[1].embedding) == classifier.embedder.dim
+    assert any(c.positive and c.signal == post_pb2.SIGNAL_JOB_SEEKING for c in out[1].classifications)
+
+
+def test_without_the_first_stage_every_post_is_encoded(settings, classifier):
+    handler = ClassifyHandler(settings, classifier, None)
+    out = [post_pb2.ClassifiedPost.FromString(o.value) for o in handler.process(records("Какой закат сегодня 😍"))]
+    assert len(out[0].embedding) == classifier.embedder.dim
+
+
+def test_bad_records_go_to_the_dead_letter_topic(settings, classifier):
+    handler = ClassifyHandler(settings, classifier, None)
+    bad = SimpleNamespace(topic="posts.clean", partition=0, offset=9, key=b"x", value=b"")
+    outputs = handler.process([bad, *records("Посоветуйте ноутбук до 50к")])
+    assert outputs[0].topic == settings.kafka.topic_dlq and outputs[1].topic == settings.kafka.topic_classified
