@@ -1,7 +1,9 @@
 """`intentflow train`: fit the learned layer on the repo's corpus, deterministically.
 
-Regularisation strength, Platt calibration and decision thresholds are all chosen on out-of-fold
-predictions of the training corpus; the dev split is never read here.
+Every choice made here (ridge strength per output, Platt calibration, decision thresholds) is made on
+out-of-fold predictions of the training corpus; the dev split is never read. The stage-1 folds share one
+kernel matrix and one eigendecomposition per fold, so all outputs and all ridge strengths cost one
+decomposition; the stage-2 trees are trained on the stage-1 out-of-fold scores (stacking).
 """
 from __future__ import annotations
 
@@ -10,55 +12,88 @@ import hashlib
 import logging
 import time
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score
 from sklearn.model_selection import StratifiedKFold
 from tqdm import tqdm
 
 from intentflow.classifier.corpus import Example, load_examples
-from intentflow.classifier.features import FeatureBuilder, Features
+from intentflow.classifier.features import FeatureBuilder, Features, stack_features
 from intentflow.classifier.labels import SIGNALS
-from intentflow.classifier.model import DENSE_WEIGHT, TrainedModel
+from intentflow.classifier.model import AGREE_GROUP, Trees, TrainedModel, linear_view, rbf, stage2_inputs
 
 log = logging.getLogger(__name__)
 TRAIN_GLOB = "data/classify/train_*.jsonl"
-C_GRID = (1.0, 4.0, 16.0)
+LAMBDAS = (0.1, 0.3, 1.0)   # ridge strengths tried for each stage-1 output
 FOLDS = 5
-BATCH = 128
+BATCH = 256
+TREES = {"max_iter": 200, "learning_rate": 0.05, "max_leaf_nodes": 8, "min_samples_leaf": 20,
+         "l2_regularization": 0.0, "early_stopping": False, "random_state": 0}
+THRESHOLDS = np.round(np.arange(0.05, 0.951, 0.01), 2)
 
 
-def featurise(builder: FeatureBuilder, examples: list[Example], desc: str) -> Features:
-    """Features of all examples, in batches with a progress bar."""
-    parts = [builder.build([e.as_input() for e in examples[start:start + BATCH]])
+class _RunCache:
+    """Embeds every distinct text of the corpus once (posts and parents) and serves later lookups."""
+
+    def __init__(self, embedder):
+        self.inner, self.name, self.dim = embedder, embedder.name, embedder.dim
+        self.vectors: dict[str, np.ndarray] = {}
+
+    def fill(self, texts: Sequence[str], batch: int = BATCH) -> None:
+        missing = [t for t in dict.fromkeys(texts) if t not in self.vectors]
+        for start in tqdm(range(0, len(missing), batch), desc="encode", unit="batch", disable=None):
+            part = missing[start:start + batch]
+            self.vectors.update(zip(part, self.inner.encode(part)))
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        self.fill(texts)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.array([self.vectors[t] for t in texts], dtype=np.float32)
+
+
+def featurise(builder: FeatureBuilder, examples: list[Example], desc: str = "features") -> Features:
+    """Features of all examples; each distinct text (post or parent) goes through the encoder once."""
+    cache = _RunCache(builder.embedder)
+    cache.fill([e.text for e in examples] + [e.parent_text for e in examples if e.parent_text.strip()])
+    cached = FeatureBuilder(cache, builder.rules)
+    parts = [cached.build([e.as_input() for e in examples[start:start + BATCH]])
              for start in tqdm(range(0, len(examples), BATCH), desc=desc, unit="batch", disable=None)]
-    return Features(dense=np.vstack([p.dense for p in parts]), sparse=sp.vstack([p.sparse for p in parts]).tocsr(),
-                    langs=[lang for p in parts for lang in p.langs],
-                    embeddings=np.vstack([p.embeddings for p in parts]), hits=[h for p in parts for h in p.hits])
+    return stack_features(parts)
 
 
-def _fit(x: np.ndarray, y: np.ndarray, c: float) -> LogisticRegression:
-    return LogisticRegression(C=c, max_iter=3000, solver="lbfgs").fit(x, y)
+def _gram(a: sp.csr_matrix, b: sp.csr_matrix) -> np.ndarray:
+    return np.asarray((a @ b.T).toarray(), dtype=np.float64)
 
 
-def _out_of_fold(x: np.ndarray, y: np.ndarray, c: float) -> np.ndarray:
-    z = np.zeros(len(y))
-    for train_idx, test_idx in StratifiedKFold(FOLDS, shuffle=True, random_state=0).split(x, y):
-        z[test_idx] = _fit(x[train_idx], y[train_idx], c).decision_function(x[test_idx])
-    return z
+def _ridge(eigen: tuple[np.ndarray, np.ndarray], targets: np.ndarray, lam: float) -> np.ndarray:
+    w, u = eigen
+    return u @ ((u.T @ targets) / (w + lam)[:, None])
 
 
 def _best_threshold(p: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     best = (0.5, -1.0)
-    for t in np.arange(0.15, 0.86, 0.01):
+    for t in THRESHOLDS:
         pred = p >= t
-        tp = float(np.sum(pred & (y == 1)))
-        f1 = 2 * tp / max(1.0, float(pred.sum() + y.sum()))
+        f1 = 2 * float(np.sum(pred & (y == 1))) / max(1.0, float(pred.sum() + y.sum()))
         if f1 > best[1] + 1e-9:
-            best = (float(round(t, 2)), f1)
+            best = (float(t), f1)
     return best
+
+
+def _f1(pred: np.ndarray, y: np.ndarray) -> float:
+    return 2 * float(np.sum(pred & (y == 1))) / max(1.0, float(pred.sum() + y.sum()))
+
+
+def _folds(strata: list[str], n: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    counts = {s: strata.count(s) for s in set(strata)}
+    strata = [s if counts[s] >= FOLDS else "rare" for s in strata]
+    return list(StratifiedKFold(FOLDS, shuffle=True, random_state=seed).split(np.zeros(n), strata))
 
 
 def train(builder: FeatureBuilder, paths: list[str], out: str | Path) -> TrainedModel:
@@ -66,45 +101,100 @@ def train(builder: FeatureBuilder, paths: list[str], out: str | Path) -> Trained
     examples = load_examples(paths)
     if not examples:
         raise ValueError(f"no training examples in {paths}")
-    feats = featurise(builder, examples, "features")
-    mean = feats.dense.mean(axis=0)
-    scale = feats.dense.std(axis=0)
-    scale[scale < 1e-6] = 1.0
-    xs = sp.hstack([sp.csr_matrix(DENSE_WEIGHT * (feats.dense - mean) / scale), feats.sparse], format="csr")
-    n_signals = len(SIGNALS)
-    coef = np.zeros((n_signals, xs.shape[1]), dtype=np.float32)
-    intercept = np.zeros(n_signals, dtype=np.float32)
-    platt = np.zeros((n_signals, 2), dtype=np.float32)
-    thresholds = np.zeros(n_signals, dtype=np.float32)
+    feats = featurise(builder, examples)
+    n = len(examples)
     labels = np.array([[int(s in e.labels) for s in SIGNALS] for e in examples], dtype=np.uint8)
-    report: dict = {"examples": len(examples), "per_signal": {}}
-    for k, signal in enumerate(tqdm(SIGNALS, desc="signals", disable=None)):
+    kinds = sorted({e.kind for e in examples if e.kind} - set(SIGNALS))
+    target_names = list(SIGNALS) + [f"kind:{k}" for k in kinds]
+    targets = np.hstack([labels, np.array([[float(e.kind == k) for k in kinds] for e in examples]).reshape(n, -1)])
+    strata = [e.kind or "+".join(sorted(e.labels)) or "none" for e in examples]
+
+    # Stage 1: kernel ridge, all outputs at once.
+    view = linear_view(feats)
+    gram = rbf(feats.embeddings, feats.embeddings).astype(np.float64) + _gram(view, view)
+    parent_rows = feats.parent_rows
+    if feats.parent is not None:
+        parent_gram = rbf(feats.parent.embeddings, feats.embeddings) + _gram(linear_view(feats.parent), view)
+    oof = {lam: np.zeros(targets.shape) for lam in LAMBDAS}
+    oof_parent = {lam: np.zeros(targets.shape) for lam in LAMBDAS}
+    for train_idx, test_idx in tqdm(_folds(strata, n, 0), desc="stage 1", disable=None):
+        eigen = np.linalg.eigh(gram[np.ix_(train_idx, train_idx)])
+        mean = targets[train_idx].mean(axis=0)
+        in_test = np.isin(parent_rows, test_idx)
+        for lam in LAMBDAS:
+            alpha = _ridge(eigen, targets[train_idx] - mean, lam)
+            oof[lam][test_idx] = gram[np.ix_(test_idx, train_idx)] @ alpha + mean
+            if in_test.any():
+                oof_parent[lam][parent_rows[in_test]] = parent_gram[np.ix_(np.flatnonzero(in_test), train_idx)] @ alpha + mean
+    chosen = []
+    for t in range(targets.shape[1]):
+        y = targets[:, t]
+        chosen.append(max(LAMBDAS, key=lambda lam: (average_precision_score(y, oof[lam][:, t]) if y.any() else 0.0,
+                                                    lam)))
+    z_oof = np.column_stack([oof[lam][:, t] for t, lam in enumerate(chosen)])
+    z_parent_oof = np.column_stack([oof_parent[lam][:, t] for t, lam in enumerate(chosen)])
+    eigen = np.linalg.eigh(gram)
+    offset = targets.mean(axis=0)
+    alpha = np.column_stack([_ridge(eigen, targets[:, [t]] - offset[t], lam) for t, lam in enumerate(chosen)])
+    used = np.unique(view.indices)
+    primal = np.asarray(view[:, used].T @ alpha, dtype=np.float32)
+    weights = sp.csr_matrix((primal.ravel(), (np.repeat(used, alpha.shape[1]),
+                                              np.tile(np.arange(alpha.shape[1]), len(used)))),
+                            shape=(view.shape[1], alpha.shape[1]), dtype=np.float32)
+
+    # Stage 2: trees per signal on out-of-fold stage-1 scores; Platt and thresholds on their own out-of-fold.
+    agree_index = builder.rules.groups.index(AGREE_GROUP)
+    x2 = stage2_inputs(z_oof, feats, z_parent_oof, agree_index)
+    raw_oof = np.zeros((n, len(SIGNALS)))
+    models = []
+    for k in tqdm(range(len(SIGNALS)), desc="stage 2", disable=None):
         y = labels[:, k]
-        scores = {c: _out_of_fold(xs, y, c) for c in C_GRID}
-        c_best = max(C_GRID, key=lambda c: average_precision_score(y, scores[c]))
-        calibrator = LogisticRegression(C=1e4, max_iter=1000).fit(scores[c_best].reshape(-1, 1), y)
+        for train_idx, test_idx in _folds([str(v) + s for v, s in zip(y, strata)], n, 1):
+            tree = HistGradientBoostingClassifier(**TREES).fit(x2[train_idx], y[train_idx])
+            raw_oof[test_idx, k] = tree.decision_function(x2[test_idx])
+        models.append(HistGradientBoostingClassifier(**TREES).fit(x2, y))
+    trees = Trees.from_sklearn(models)
+    check = np.column_stack([m.decision_function(x2[:64]) for m in models])
+    if not np.allclose(trees.decision(x2[:64]), check, atol=1e-6):
+        raise RuntimeError("exported trees disagree with scikit-learn's predictions")
+    platt = np.zeros((len(SIGNALS), 2))
+    thresholds = np.zeros(len(SIGNALS))
+    langs = np.array(feats.langs)
+    report: dict = {"examples": n, "targets": target_names, "per_signal": {}, "oof_per_lang": {}}
+    p_oof = np.zeros((n, len(SIGNALS)))
+    for k, signal in enumerate(SIGNALS):
+        y = labels[:, k]
+        calibrator = LogisticRegression(C=1e4, max_iter=1000).fit(raw_oof[:, [k]], y)
         platt[k] = (calibrator.coef_[0, 0], calibrator.intercept_[0])
-        p_oof = calibrator.predict_proba(scores[c_best].reshape(-1, 1))[:, 1]
-        thresholds[k], f1 = _best_threshold(p_oof, y)
-        head = _fit(xs, y, c_best)
-        coef[k], intercept[k] = head.coef_[0], head.intercept_[0]
-        report["per_signal"][signal] = {"C": c_best, "oof_f1": round(f1, 4), "threshold": float(thresholds[k]),
-                                        "positives": int(y.sum())}
+        p_oof[:, k] = calibrator.predict_proba(raw_oof[:, [k]])[:, 1]
+        thresholds[k], f1 = _best_threshold(p_oof[:, k], y)
+        pred = p_oof[:, k] >= thresholds[k]
+        report["per_signal"][signal] = {
+            "C": round(1.0 / chosen[k], 3), "lambda": chosen[k], "oof_f1": round(f1, 4),
+            "oof_ap": round(float(average_precision_score(y, p_oof[:, k])), 4),
+            "threshold": float(thresholds[k]), "positives": int(y.sum())}
+        for lang in sorted(set(feats.langs)):
+            mask = langs == lang
+            report["oof_per_lang"].setdefault(lang, {})[signal] = round(_f1(pred[mask], y[mask]), 4)
+    report["oof_macro_f1"] = round(float(np.mean([r["oof_f1"] for r in report["per_signal"].values()])), 4)
+    report["lambdas"] = dict(zip(target_names, chosen))
     report["seconds"] = round(time.time() - started, 1)
     model = TrainedModel(
         version=_corpus_version(examples), embedder=builder.embedder.name,
-        rule_groups=builder.rules.groups, mean=mean.astype(np.float32), scale=scale.astype(np.float32),
-        coef=coef, intercept=intercept, platt=platt, thresholds=thresholds, example_embeddings=feats.embeddings,
+        rule_features=builder.rules.feature_names(), rules_version=builder.rules.version, targets=target_names,
+        train_embeddings=feats.embeddings.astype(np.float32), alpha=alpha.astype(np.float32),
+        linear_weights=weights, offset=offset, trees=trees, platt=platt, thresholds=thresholds,
         example_labels=labels, example_texts=[e.text for e in examples], report=report)
+    model.oof_probabilities = p_oof  # type: ignore[attr-defined]  # for callers that want OOF diagnostics
     model.save(out)
-    log.info("trained", extra=report)
+    log.info("trained", extra={k: v for k, v in report.items() if k != "targets"})
     return model
 
 
 def _corpus_version(examples: list[Example]) -> str:
     digest = hashlib.sha1()
     for e in examples:
-        digest.update(f"{e.text}\x1f{sorted(e.labels)}\x1f{e.parent_text}\x1e".encode())
+        digest.update(f"{e.text}\x1f{sorted(e.labels)}\x1f{e.parent_text}\x1f{e.kind}\x1e".encode())
     return f"{len(examples)}-{digest.hexdigest()[:10]}"
 
 
