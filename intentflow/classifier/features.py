@@ -57,7 +57,7 @@ class Features:
     hits: list[RuleHits]
     lemmas: list[str]              # lemma strings of the texts
     parent_rows: np.ndarray        # indexes of the rows that have a parent
-    parent: "Features | None"      # the parents of parent_rows, featurised as posts of their own
+    parent: Features | None      # the parents of parent_rows, featurised as posts of their own
 
     def __len__(self) -> int:
         return len(self.langs)

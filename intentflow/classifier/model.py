@@ -74,7 +74,7 @@ class Trees:
     depth: int
 
     @classmethod
-    def from_sklearn(cls, models: list) -> "Trees":
+    def from_sklearn(cls, models: list) -> Trees:
         feature, threshold, left, right, value, roots, owner = [], [], [], [], [], [], []
         offset, depth = 0, 0
         for k, model in enumerate(models):
@@ -115,7 +115,7 @@ class Trees:
             f"{prefix}depth": np.array(self.depth)}
 
     @classmethod
-    def from_arrays(cls, arrays, prefix: str) -> "Trees":
+    def from_arrays(cls, arrays, prefix: str) -> Trees:
         names = ("feature", "threshold", "left", "right", "value", "roots", "owner", "baseline")
         return cls(*(arrays[f"{prefix}{n}"] for n in names), depth=int(np.ravel(arrays[f"{prefix}depth"])[0]))
 
@@ -184,7 +184,7 @@ class TrainedModel:
         path.with_suffix(".json").write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
 
     @classmethod
-    def load(cls, path: str | Path) -> "TrainedModel":
+    def load(cls, path: str | Path) -> TrainedModel:
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"classifier model {path} not found: run `make model` (or `intentflow train`)")
@@ -294,7 +294,10 @@ class SignalClassifier:
         positives = self._positives[k]
         if len(positives):
             sims = dots[positives]
-            top = np.argpartition(-sims, NEIGHBOURS - 1)[:NEIGHBOURS] if len(sims) > NEIGHBOURS else np.arange(len(sims))
+            if len(sims) > NEIGHBOURS:
+                top = np.argpartition(-sims, NEIGHBOURS - 1)[:NEIGHBOURS]
+            else:
+                top = np.arange(len(sims))
             order = top[np.argsort(-sims[top], kind="stable")]
             similar = "; ".join(f"«{_clip(self.model.example_texts[positives[j]])}» ({sims[j]:.2f})" for j in order)
             parts.append(f"similar {signal} examples: {similar}")

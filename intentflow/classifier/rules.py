@@ -20,8 +20,8 @@ past tense ("купил") and imperatives ("пишите", "звоните"), fr
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np

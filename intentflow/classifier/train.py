@@ -11,8 +11,8 @@ import glob
 import hashlib
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -25,7 +25,7 @@ from tqdm import tqdm
 from intentflow.classifier.corpus import Example, load_examples
 from intentflow.classifier.features import FeatureBuilder, Features, stack_features
 from intentflow.classifier.labels import SIGNALS
-from intentflow.classifier.model import AGREE_GROUP, Trees, TrainedModel, linear_view, rbf, stage2_inputs
+from intentflow.classifier.model import AGREE_GROUP, TrainedModel, Trees, linear_view, rbf, stage2_inputs
 
 log = logging.getLogger(__name__)
 TRAIN_GLOB = "data/classify/train_*.jsonl"
@@ -125,7 +125,8 @@ def train(builder: FeatureBuilder, paths: list[str], out: str | Path) -> Trained
             alpha = _ridge(eigen, targets[train_idx] - mean, lam)
             oof[lam][test_idx] = gram[np.ix_(test_idx, train_idx)] @ alpha + mean
             if in_test.any():
-                oof_parent[lam][parent_rows[in_test]] = parent_gram[np.ix_(np.flatnonzero(in_test), train_idx)] @ alpha + mean
+                rows = np.ix_(np.flatnonzero(in_test), train_idx)
+                oof_parent[lam][parent_rows[in_test]] = parent_gram[rows] @ alpha + mean
     chosen = []
     for t in range(targets.shape[1]):
         y = targets[:, t]

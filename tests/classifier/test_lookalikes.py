@@ -69,7 +69,8 @@ LOOKALIKES = {
         "ru": ["Работникам завода в Челябинске задерживают зарплату третий месяц, сообщает местное издание. "
                "Прокуратура начала проверку"],
         "uk": ["Працівникам шахти на Донеччині не виплатили зарплату за два місяці, повідомляє профспілка"],
-        "en": ["Workers at a Detroit parts plant say they haven't been paid in six weeks, according to a union statement"],
+        "en": ["Workers at a Detroit parts plant say they haven't been paid in six weeks, "
+               "according to a union statement"],
     },
 }
 

@@ -69,7 +69,8 @@ def test_training_is_deterministic(features, small_corpus_file, tmp_path) -> Non
 
 def test_saved_model_predicts_like_the_trained_one(features, small_corpus_file, tmp_path) -> None:
     model = train(features, [str(small_corpus_file)], tmp_path / "m.npz")
-    inputs = [ClassifyInput("Посоветуйте ноутбук до 50 тысяч", "ru"), ClassifyInput("Same", "en", "Need a vet in Leeds")]
+    inputs = [ClassifyInput("Посоветуйте ноутбук до 50 тысяч", "ru"),
+              ClassifyInput("Same", "en", "Need a vet in Leeds")]
     fresh = SignalClassifier(features, model).classify(inputs)
     loaded = SignalClassifier(features, TrainedModel.load(tmp_path / "m.npz")).classify(inputs)
     for a, b in zip(fresh, loaded):
