@@ -122,23 +122,24 @@ def demo(args) -> int:
     return 0 if found else 1
 
 
+def _counts(items, profile_field: str) -> list[tuple[str, int]]:
+    counts: dict[str, int] = defaultdict(int)
+    for item in items:
+        counts[getattr(item, profile_field) or "(unmatched)"] += 1
+    return sorted(counts.items())
+
+
 def report(client) -> int:
     from intentflow.v1 import match_pb2
     leads = client.ListLeads(match_pb2.ListQueueRequest(page_size=500)).leads
     candidates = client.ListCandidates(match_pb2.ListQueueRequest(page_size=500)).candidates
     complaints = client.ListComplaints(match_pb2.ListComplaintsRequest(limit=500)).complaints
-    by_product = defaultdict(list)
-    for lead in leads:
-        by_product[lead.product_id or "(unmatched)"].append(lead)
     print(f"\n== Leads: {len(leads)} ==")
-    print_table(("product", "leads"), sorted((k, len(v)) for k, v in by_product.items()))
+    print_table(("product", "leads"), _counts(leads, "product_id"))
     print()
     print_leads(leads, as_json=False)
-    by_vacancy = defaultdict(list)
-    for candidate in candidates:
-        by_vacancy[candidate.vacancy_id or "(unmatched)"].append(candidate)
     print(f"\n== Candidates: {len(candidates)} ==")
-    print_table(("vacancy", "candidates"), sorted((k, len(v)) for k, v in by_vacancy.items()))
+    print_table(("vacancy", "candidates"), _counts(candidates, "vacancy_id"))
     print()
     print_candidates(candidates, as_json=False)
     print(f"\n== Employer complaints: {len(complaints)} ==")

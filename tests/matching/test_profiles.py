@@ -18,8 +18,8 @@ from intentflow.matching.profiles import (
     encode_texts,
     profile_views,
 )
-from intentflow.settings import MatchSettings
 from intentflow.nlp.linguistics import Linguistics
+from intentflow.settings import MatchSettings
 from intentflow.store.models import Product, Vacancy
 from tests.matching.posts import (
     CLEAR_PRODUCT_POSTS,

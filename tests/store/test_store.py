@@ -437,7 +437,7 @@ def test_job_posts_ids_are_stable_and_iterable(store, monkeypatch):
     assert store.count_job_posts() == 5
     rows = list(store.iter_job_posts())
     assert [r[0] for r in rows] == sorted(ids.values())
-    for job_id, post, prob, emb in rows:
+    for job_id, post, _prob, emb in rows:
         assert post == _job_post(post.post_id, post.created_at)
         assert ids[post.post_id] == job_id
         assert emb.dtype == np.float32
