@@ -46,7 +46,7 @@ class _RunCache:
 
     def fill(self, texts: Sequence[str], batch: int = BATCH) -> None:
         missing = [t for t in dict.fromkeys(texts) if t not in self.vectors]
-        for start in tqdm(range(0, len(missing), batch), desc="encode", unit="batch", disable=None):
+        for start in tqdm(range(0, len(missing), batch), desc="encode", unit="batch", disable=False, mininterval=5):
             part = missing[start:start + batch]
             self.vectors.update(zip(part, self.inner.encode(part)))
 
@@ -63,7 +63,7 @@ def featurise(builder: FeatureBuilder, examples: list[Example], desc: str = "fea
     cache.fill([e.text for e in examples] + [e.parent_text for e in examples if e.parent_text.strip()])
     cached = FeatureBuilder(cache, builder.rules)
     parts = [cached.build([e.as_input() for e in examples[start:start + BATCH]])
-             for start in tqdm(range(0, len(examples), BATCH), desc=desc, unit="batch", disable=None)]
+             for start in tqdm(range(0, len(examples), BATCH), desc=desc, unit="batch", disable=False, mininterval=5)]
     return stack_features(parts)
 
 
@@ -117,7 +117,7 @@ def train(builder: FeatureBuilder, paths: list[str], out: str | Path) -> Trained
         parent_gram = rbf(feats.parent.embeddings, feats.embeddings) + _gram(linear_view(feats.parent), view)
     oof = {lam: np.zeros(targets.shape) for lam in LAMBDAS}
     oof_parent = {lam: np.zeros(targets.shape) for lam in LAMBDAS}
-    for train_idx, test_idx in tqdm(_folds(strata, n, 0), desc="stage 1", disable=None):
+    for train_idx, test_idx in tqdm(_folds(strata, n, 0), desc="stage 1", disable=False, mininterval=5):
         eigen = np.linalg.eigh(gram[np.ix_(train_idx, train_idx)])
         mean = targets[train_idx].mean(axis=0)
         in_test = np.isin(parent_rows, test_idx)
@@ -148,7 +148,7 @@ def train(builder: FeatureBuilder, paths: list[str], out: str | Path) -> Trained
     x2 = stage2_inputs(z_oof, feats, z_parent_oof, agree_index)
     raw_oof = np.zeros((n, len(SIGNALS)))
     models = []
-    for k in tqdm(range(len(SIGNALS)), desc="stage 2", disable=None):
+    for k in tqdm(range(len(SIGNALS)), desc="stage 2", disable=False, mininterval=5):
         y = labels[:, k]
         for train_idx, test_idx in _folds([str(v) + s for v, s in zip(y, strata)], n, 1):
             tree = HistGradientBoostingClassifier(**TREES).fit(x2[train_idx], y[train_idx])
