@@ -30,7 +30,7 @@ $(PROTO_STAMP): $(STAMP) $(PROTOS)
 	$(PY) -m grpc_tools.protoc -I protos --python_out=. --grpc_python_out=. --pyi_out=. $(PROTOS)
 	touch $@
 
-$(MODEL): $(PROTO_STAMP) $(wildcard data/classify/train_*.jsonl)
+$(MODEL): $(PROTO_STAMP) $(wildcard data/classify/train_*.jsonl) $(wildcard intentflow/classifier/*.py) intentflow/classifier/rules.yaml intentflow/prefilter.py
 	$(PY) -m intentflow train
 
 setup: $(MODEL) ## Create .venv, install pinned dependencies, generate protobuf code, train the classifier
