@@ -16,7 +16,7 @@ STAGE_SECONDS = Histogram(
     ["service", "step"], buckets=(0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5))
 RPCS = Counter("intentflow_rpc_total", "gRPC calls", ["service", "method", "code"])
 SIGNALS = Counter("intentflow_signals_total", "Signals emitted", ["service", "signal"])
-QUEUE_ITEMS = Gauge("intentflow_index_size", "Vectors in a FAISS index", ["service", "index"])
+INDEX_SIZE = Gauge("intentflow_index_size", "Vectors in a FAISS index", ["service", "index"])
 
 
 def serve_metrics(host: str, port: int) -> tuple[object, int]:

@@ -19,7 +19,7 @@ from intentflow.matching.catalog import Catalog
 from intentflow.matching.phrases import pipeline_language
 from intentflow.matching.profiles import Match, ProfileIndex
 from intentflow.matching.search import CandidateIndex
-from intentflow.metrics import QUEUE_ITEMS, RECORDS, SIGNALS, STAGE_SECONDS
+from intentflow.metrics import INDEX_SIZE, RECORDS, SIGNALS, STAGE_SECONDS
 from intentflow.nlp.linguistics import Linguistics
 from intentflow.service import dead_letter_for
 from intentflow.settings import MatchSettings
@@ -109,14 +109,14 @@ class MatchEngine:
         self.products.replace_all(self.store.list_products())
         self.vacancies.replace_all(self.store.list_vacancies())
         self.employers.replace_all(self.store.list_employers())
-        QUEUE_ITEMS.labels(SERVICE, "products").set(len(self.products))
-        QUEUE_ITEMS.labels(SERVICE, "vacancies").set(len(self.vacancies))
+        INDEX_SIZE.labels(SERVICE, "products").set(len(self.products))
+        INDEX_SIZE.labels(SERVICE, "vacancies").set(len(self.vacancies))
 
     def prune(self, now: float | None = None) -> int:
         now = time.time() if now is None else now
         removed = self.store.prune_job_posts(now - self.settings.retention_days * 86400)
         self.candidates.remove(removed)
-        QUEUE_ITEMS.labels(SERVICE, "candidates").set(self.candidates.size)
+        INDEX_SIZE.labels(SERVICE, "candidates").set(self.candidates.size)
         return len(removed)
 
     # ---- the stream ----
