@@ -9,17 +9,27 @@ from .rows import columns, from_row, to_row
 
 
 class ComplaintsMixin(StoreBase):
-    def add_complaint(self, complaint: Complaint, now: float | None = None) -> bool:
-        """True if stored, False if this (post_id, employer_id) was already recorded."""
+    def add_complaint(self, complaint: Complaint, now: float | None = None) -> tuple[bool, Complaint]:
+        """(True, the stored complaint) if new; (False, the earlier one) if this (post_id, employer_id)
+        was already recorded, so a caller can tell whether its signal still has to be published."""
         if not complaint.post.post_id:
             raise ValueError("complaint needs post.post_id")
         default_id = complaint_id(complaint.post.post_id, complaint.employer_id)
-        complaint = dataclasses.replace(complaint, id=complaint.id or default_id,
+        complaint = dataclasses.replace(complaint, id=complaint.id or default_id, published=False,
                                         detected_at=complaint.detected_at or now_or(now))
         cols, row = columns(Complaint), to_row(complaint, self._dialect)
         with self._tx(write=True) as cur:
-            return cur.one(insert_sql("complaints", cols, " ON CONFLICT DO NOTHING RETURNING id"),
-                           [row[c] for c in cols]) is not None
+            if cur.one(insert_sql("complaints", cols, " ON CONFLICT DO NOTHING RETURNING id"),
+                       [row[c] for c in cols]) is not None:
+                return True, complaint
+            earlier = cur.one("SELECT * FROM complaints WHERE post_id = ? AND employer_id = ?",
+                              (complaint.post.post_id, complaint.employer_id))
+        return False, from_row(Complaint, earlier, self._dialect)
+
+    def mark_complaint_published(self, complaint_id_: str) -> bool:
+        with self._tx(write=True) as cur:
+            return cur.one("UPDATE complaints SET published = ? WHERE id = ? RETURNING id",
+                           (True, complaint_id_)) is not None
 
     def list_complaints(self, employer_id: str | None = None, since: float | None = None,
                         limit: int = 100) -> list[Complaint]:

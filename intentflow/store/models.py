@@ -90,6 +90,7 @@ class Complaint:
     probability: float = 0.0
     evidence: list[str] = field(default_factory=list)
     detected_at: float = 0.0
+    published: bool = False
 
 
 class AddResult(str, enum.Enum):

@@ -88,7 +88,11 @@ _V1 = [
     "CREATE INDEX IF NOT EXISTS complaints_employer ON complaints (employer_id, detected_at)",
 ]
 
-MIGRATIONS: dict[int, list[str]] = {1: _V1}
+# v2: a complaint is marked published once its signal is acked on signals.hr, so a crash between the
+# insert and the ack re-publishes it on redelivery instead of losing the signal.
+_V2 = ["ALTER TABLE complaints ADD COLUMN published BOOLEAN NOT NULL DEFAULT FALSE"]
+
+MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 

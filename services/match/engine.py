@@ -208,15 +208,27 @@ class MatchEngine:
                 evidence.append(f"employer: {', '.join(named[employer_id])}")
             complaint = Complaint(id=complaint_id(post.post_id, employer_id), post=post, employer_id=employer_id,
                                   probability=verdict.probability, evidence=evidence, detected_at=now)
-            if not self.store.add_complaint(complaint, now):
+            created, stored = self.store.add_complaint(complaint, now)
+            if not created and stored.published:
                 continue
-            SIGNALS.labels(SERVICE, "complaint").inc()
-            outputs.append(self._hr_output(signals_pb2.HrSignal(complaint=complaint_message(complaint)),
-                                           complaint.id, employer_id, post.lang))
-            spike = self.spikes.check(employer_id, now) if employer_id else None
+            if created:
+                SIGNALS.labels(SERVICE, "complaint").inc()
+            outputs.append(self._complaint_output(stored))
+            # Only a new complaint can start a spike; a redelivered one was counted the first time.
+            spike = self.spikes.check(employer_id, now) if created and employer_id else None
             if spike:
                 outputs.append(self._alert_output(spike))
         return outputs
+
+    def _complaint_output(self, complaint: Complaint) -> OutMessage:
+        signal = signals_pb2.HrSignal(complaint=complaint_message(complaint))
+        event = match_pb2.SubscribeEvent(hr_signal=signal)
+
+        def delivered() -> None:
+            self.store.mark_complaint_published(complaint.id)
+            self.hub.publish(event, complaint.employer_id, complaint.post.lang)
+        return OutMessage(self.kafka.topic_hr, complaint.id.encode(), encode(signal, self.kafka.hr_format),
+                          on_delivered=delivered)
 
     def _alert_output(self, spike: Spike) -> OutMessage:
         SIGNALS.labels(SERVICE, "complaint_alert").inc()

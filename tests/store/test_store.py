@@ -473,13 +473,17 @@ def test_complaints_idempotent_and_counted(store):
                                      created_at=at - 100), employer_id, probability=0.9,
                          evidence=["salary delay"], detected_at=at)
 
-    assert store.add_complaint(complaint("x1", "e1", NOW)) is True
-    assert store.add_complaint(complaint("x1", "e1", NOW + 5)) is False
+    def created(c):
+        return store.add_complaint(c)[0]
+
+    assert created(complaint("x1", "e1", NOW)) is True
+    again, earlier = store.add_complaint(complaint("x1", "e1", NOW + 5))
+    assert again is False and earlier.detected_at == NOW and earlier.published is False
     renamed = dataclasses.replace(complaint("x1", "e1", NOW), id="custom")
-    assert store.add_complaint(renamed) is False  # uniqueness is by post and employer, not id
-    assert store.add_complaint(complaint("x1", "e2", NOW + 1)) is True  # same post, other employer
-    assert store.add_complaint(complaint("x2", "e1", NOW + 2)) is True
-    assert store.add_complaint(complaint("x3", "", NOW + 3)) is True
+    assert created(renamed) is False  # uniqueness is by post and employer, not id
+    assert created(complaint("x1", "e2", NOW + 1)) is True  # same post, other employer
+    assert created(complaint("x2", "e1", NOW + 2)) is True
+    assert created(complaint("x3", "", NOW + 3)) is True
     assert store.count_complaints() == 4
     assert store.count_complaints("e1") == 2
     assert store.count_complaints("e1", since=NOW + 1) == 1
@@ -490,6 +494,15 @@ def test_complaints_idempotent_and_counted(store):
     assert listed[1] == dataclasses.replace(complaint("x1", "e1", NOW), id=complaint_id("x1", "e1"))
     assert [c.post.post_id for c in store.list_complaints(since=NOW + 2)] == ["x3", "x2"]
     assert len(store.list_complaints(limit=2)) == 2
+
+
+def test_a_complaint_stays_unpublished_until_marked(store):
+    post = PostRef("x9", network="vk", author="a", text="зарплату задерживают", created_at=NOW)
+    created, stored = store.add_complaint(Complaint("", post, "e1", detected_at=NOW, published=True))
+    assert created and stored.published is False, "a new complaint always starts unpublished"
+    assert store.mark_complaint_published(stored.id) is True
+    assert store.add_complaint(Complaint("", post, "e1", detected_at=NOW + 1))[1].published is True
+    assert store.mark_complaint_published("no-such-complaint") is False
 
 
 # --- schema and urls --------------------------------------------------------------------------
@@ -503,6 +516,23 @@ def test_schema_is_versioned_and_reopening_keeps_data(store, open_instance):
     assert reopened.get_product("p1").name == "CRM"
     with reopened._tx() as cur:  # one row per applied version, not one per open
         assert cur.scalar("SELECT COUNT(*) FROM schema_version") == SCHEMA_VERSION
+
+
+def test_a_v1_database_is_migrated_in_place(store_url, open_instance):
+    from intentflow.store import schema
+    with open_store(store_url) as fresh:  # drop to v1: the complaints table as the first release made it
+        with fresh._tx(write=True) as cur:
+            cur.execute("DROP TABLE complaints")
+            cur.execute("DELETE FROM schema_version WHERE version > 1")
+            for stmt in schema.statements(1, fresh._dialect):
+                if "TABLE IF NOT EXISTS complaints" in stmt:
+                    cur.execute(stmt)
+            cur.execute("INSERT INTO complaints (id, employer_id, post_id, evidence) VALUES (?, ?, ?, ?)",
+                        ("old", "e1", "p-old", "[]"))
+    migrated = open_instance()
+    assert migrated.schema_version() == SCHEMA_VERSION
+    [old] = migrated.list_complaints("e1")
+    assert old.id == "old" and old.published is False
 
 
 def test_replicas_can_create_the_schema_at_the_same_time(store_url):

@@ -78,6 +78,9 @@ def test_complaints_name_the_watchlist_employer_once(engine):
                         post_pb2.SIGNAL_EMPLOYER_COMPLAINT)
     outputs = engine.process([record])
     assert decode(outputs[0].value, signals_pb2.HrSignal()).complaint.employer_id == "emp-megamart"
+    again = engine.process([record])
+    assert [o.key for o in again] == [outputs[0].key], "not yet acknowledged by the broker: publish again"
+    deliver(again)
     assert engine.process([record]) == []
 
 
