@@ -14,7 +14,7 @@ QUICK ?=
 # This machine's pip config names local mirror folders that may be absent; their warnings are noise.
 PIP_NOISE := { grep -v "^WARNING: Location 'file:" || true; }
 
-.PHONY: help setup proto model run demo test bench lint clean
+.PHONY: help setup proto model match-scorer run demo test bench lint clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[36m%-8s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -36,6 +36,9 @@ $(MODEL): $(PROTO_STAMP) $(wildcard data/classify/train_*.jsonl) $(wildcard inte
 setup: $(MODEL) ## Create .venv, install pinned dependencies, generate protobuf code, train the classifier
 proto: $(PROTO_STAMP) ## Generate protobuf/gRPC code from protos/
 model: $(MODEL) ## Train the classifier if it is missing or the corpus changed
+
+match-scorer: setup ## Refit the match scorer (intentflow/matching/scorer.json) on data/match/train_*.jsonl
+	$(PY) -m intentflow.matching.train
 
 run: setup ## Run the whole stack on embedded defaults (broker, SQLite, three services); Ctrl-C stops it
 	$(VENV)/bin/intentflow run

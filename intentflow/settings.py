@@ -142,8 +142,10 @@ class MatchSettings:
     exact_search_limit: int = setting(
         "MATCH_EXACT_SEARCH_LIMIT", 50_000, "Candidate index switches from exact to IVF-SQ8 above this size")
     search_nprobe: int = setting("MATCH_SEARCH_NPROBE", 8, "IVF lists probed per candidate search")
-    product_min_score: float = setting("MATCH_PRODUCT_MIN_SCORE", 0.24, "Default product match threshold")
-    vacancy_min_score: float = setting("MATCH_VACANCY_MIN_SCORE", 0.32, "Default vacancy match threshold")
+    product_min_score: float = setting(
+        "MATCH_PRODUCT_MIN_SCORE", 0.0, "Default product match threshold (0 = the one fitted with the scorer)")
+    vacancy_min_score: float = setting(
+        "MATCH_VACANCY_MIN_SCORE", 0.0, "Default vacancy match threshold (0 = the one fitted with the scorer)")
     lead_dedup_window_s: float = setting(
         "MATCH_LEAD_DEDUP_WINDOW_S", 7 * 86400.0, "Same author + product within this window = one lead")
     lease_seconds: int = setting("MATCH_LEASE_SECONDS", 900, "Default lease of pulled leads/candidates")

@@ -12,13 +12,9 @@ from intentflow.classifier.corpus import load_examples
 from intentflow.classifier.evaluate import evaluate, print_evaluation, print_reliability
 from intentflow.classifier.labels import SIGNALS
 from intentflow.classifier.train import default_paths, train
-from intentflow.embedding import load_embedder
-from intentflow.matching.catalog import load_catalog
-from intentflow.matching.evaluate import load_cases, print_accuracy, top1_correct
-from intentflow.matching.profiles import ProfileIndex
-from intentflow.nlp.linguistics import Linguistics
+from intentflow.matching.evaluate import run as run_match_evaluation
 from intentflow.prefilter import Prefilter, train_prefilter
-from intentflow.settings import MatchSettings, ModelSettings, from_env
+from intentflow.settings import ModelSettings, from_env
 from intentflow.text.language import detect_language
 
 BATCH = 128
@@ -75,21 +71,5 @@ def eval_classify(args) -> int:
 
 
 def eval_match(args) -> int:
-    settings = from_env(MatchSettings)
-    catalog = load_catalog(args.profiles)
-    cases = load_cases(args.data)
-    embedder = load_embedder(settings.model.embedder, settings.model.encoder_threads)
-    linguistics = Linguistics()
-    products = ProfileIndex(embedder, linguistics, settings.product_min_score)
-    products.replace_all(catalog.products)
-    vacancies = ProfileIndex(embedder, linguistics, settings.vacancy_min_score)
-    vacancies.replace_all(catalog.vacancies)
-    indexes = {"product": products, "vacancy": vacancies}
-    embeddings = embedder.encode([c.text for c in cases])
-    correct: dict[str, list[bool]] = {"product": [], "vacancy": []}
-    for case, embedding in zip(cases, embeddings):
-        lang = case.lang or detect_language(case.text)
-        case.lang = lang
-        correct[case.kind].append(top1_correct(indexes[case.kind], case, embedding))
-    print_accuracy(correct, sys.stdout)
+    run_match_evaluation(args.profiles, args.data, "all", sys.stdout)
     return 0

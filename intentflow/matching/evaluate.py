@@ -2,10 +2,10 @@
 
 A post whose gold is null counts as correct only when no profile passes its threshold.
 
-Honest tuning: data/match/dev.jsonl is the only labelled match file, so design and threshold decisions
-are made on its posts with an ODD numeric id (m-0001, m-0003, ...) and the EVEN half is reported as
-held out. `select_half` does the split; `python -m intentflow.matching.evaluate --half odd|even|all`
-prints the same lines as `intentflow eval match` for one half.
+data/match/dev.jsonl is held out: the scorer is fitted on data/match/train_*.jsonl
+(`python -m intentflow.matching.train`). Before that scorer existed, hand-set weights and thresholds
+were chosen on the posts of dev.jsonl with an odd id, so `--half odd|even` (`select_half`) still prints
+the two halves apart: `python -m intentflow.matching.evaluate --half even`.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from typing import TextIO
 import numpy as np
 
 from intentflow.jsonl import read_jsonl
-from intentflow.matching.profiles import ProfileIndex, encode_texts
+from intentflow.matching.profiles import ProfileIndex, encode_texts, profile_indexes
 
 HALVES = ("all", "odd", "even")
 
@@ -88,32 +88,35 @@ def evaluate_cases(indexes: dict[str, ProfileIndex], cases: list[MatchCase],
     return correct
 
 
-def main(argv: list[str] | None = None) -> int:
+def run(profiles_path: str, data_path: str, half: str, out: TextIO) -> float:
+    """Prints the eval match lines for one half of a labelled file; returns match_top1."""
     from intentflow.embedding import load_embedder
     from intentflow.matching.catalog import load_catalog
     from intentflow.nlp.linguistics import Linguistics
     from intentflow.settings import MatchSettings, from_env
     from intentflow.text.language import detect_language
 
+    settings = from_env(MatchSettings)
+    catalog = load_catalog(profiles_path)
+    cases = select_half(load_cases(data_path), half)
+    embedder = load_embedder(settings.model.embedder, settings.model.encoder_threads)
+    indexes = profile_indexes(embedder, Linguistics(), settings.product_min_score, settings.vacancy_min_score)
+    indexes["product"].replace_all(catalog.products)
+    indexes["vacancy"].replace_all(catalog.vacancies)
+    for case in cases:
+        case.lang = case.lang or detect_language(case.text)
+    embeddings = encode_texts(embedder, [c.text for c in cases])
+    return print_accuracy(evaluate_cases(indexes, cases, embeddings), out)
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m intentflow.matching.evaluate",
                                      description="eval match on one half of a labelled file")
     parser.add_argument("--profiles", default="data/profiles/catalog.json")
     parser.add_argument("--data", default="data/match/dev.jsonl")
     parser.add_argument("--half", choices=HALVES, default="all")
     args = parser.parse_args(argv)
-    settings = from_env(MatchSettings)
-    catalog = load_catalog(args.profiles)
-    cases = select_half(load_cases(args.data), args.half)
-    embedder = load_embedder(settings.model.embedder, settings.model.encoder_threads)
-    linguistics = Linguistics()
-    indexes = {"product": ProfileIndex(embedder, linguistics, settings.product_min_score),
-               "vacancy": ProfileIndex(embedder, linguistics, settings.vacancy_min_score)}
-    indexes["product"].replace_all(catalog.products)
-    indexes["vacancy"].replace_all(catalog.vacancies)
-    for case in cases:
-        case.lang = case.lang or detect_language(case.text)
-    embeddings = encode_texts(embedder, [c.text for c in cases])
-    print_accuracy(evaluate_cases(indexes, cases, embeddings), sys.stdout)
+    run(args.profiles, args.data, args.half, sys.stdout)
     return 0
 
 

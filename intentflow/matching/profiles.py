@@ -1,42 +1,18 @@
-"""FAISS index over product or vacancy profiles, with keyword bonus and exclusion veto.
-
-How a post is scored against a profile (the numbers below were chosen on the odd-numbered posts of
-data/match/dev.jsonl only; `python -m intentflow.matching.tune` reproduces the choice):
+"""FAISS index over product or vacancy profiles; which profiles a post matches and how well.
 
 * Views. Every profile is embedded as several texts (`profile_views`): the name alone, "name: keywords",
   "name. description" and each keyword on its own, so a post about "roomba" meets the view "roomba"
-  instead of a paragraph that also talks about docks and carpets. Splitting the description into
-  sentences and parenthesised items as well was tried: on the odd half it lost 2 posts with the shipped
-  catalogue and 1 with each richer catalogue tried, as every extra short view also raises the best
-  cosine of posts that belong to no profile.
-* cosine = the best cosine between the post and any view of the profile. On the odd half the maximum
-  ranked as well as the mean of the best 2 or 3 views and better than the mean of all views; it also lets
-  one precise view (a keyword) decide.
-* Keywords are matched on the post's words (`KeywordMatcher`: surface form, lemma in ru/uk/en, apostrophe
-  variants, and words starting with a keyword of at least 5 letters). A profile whose keywords occur in
-  the post gets KEYWORD_BONUS: 0.20, best on the odd half for vacancies together with 0.25 (0.15 and
-  0.30 lose posts; products tie from 0.10 to 0.40), and large enough that a keyword decides between
-  profiles of similar cosine. The old 0.08 per hit (up to two) did worse. A second, separate place with
-  a keyword adds SECOND_KEYWORD_BONUS (0.10): the odd half cannot tell 0 to 0.15 apart, with the shipped
-  catalogue or a richer one, but two independent keywords are stronger evidence than one, and it sends
-  "Фронтенд-розробник на React" to the frontend vacancy rather than to python-dev, whose only keyword
-  found there is the generic "розробник" (with 0.05 it did not).
-* score = cosine + keyword bonus. An excluded keyword in the post vetoes the profile; a profile limited
-  to some languages is skipped for posts in other languages.
-* A profile matches when score >= its own min_score, or the index default when min_score is 0. The
-  default thresholds proposed for MatchSettings are 0.22 for products and 0.29 for vacancies, the middle
-  of the best plateau on the odd half with the shipped catalogue (at the old 0.35 the odd half falls to
-  about 0.54 for products and 0.60 for vacancies). Job-seeking posts share more wording with every
-  vacancy ("ищу работу", "looking for a job") than purchase posts do with products, so a vacancy needs a
-  higher cosine without a keyword.
-
-Also tried on the odd half and not adopted: a required margin over the runner-up (tune.py re-runs it:
-0.01-0.02 change nothing, 0.03 and more lose posts), a z-score over profiles (worse), centring the
-embeddings on the mean view (no gain), subtracting the cosine to a generic "looking for a job / what to
-buy" view (worse), and a logistic model over [cosine, keyword hits, margin, cosine minus the post's
-mean]: in 5-fold cross-validation within the odd half it scored 0.714 against 0.702 for the two-term
-score, two posts of 168, too little for a score that depends on the rest of the catalogue and is harder
-to explain to a tenant setting min_score.
+  instead of a paragraph that also talks about docks and carpets.
+* Candidates. The profiles owning any of the post's SEARCH_K nearest views in the FAISS index, plus any
+  profile whose keyword is in the post (`KeywordMatcher`: surface form, lemma in ru/uk/en, apostrophe
+  variants, words starting with a keyword of at least 5 letters). A profile with an excluded keyword in
+  the post is vetoed; a profile limited to some languages is skipped for posts in other languages. Each
+  candidate's best two view cosines are computed on all of its own views.
+* Score. `Scorer` (scorer.py) turns the candidates' cosines, how far each stands out from the others,
+  and their keyword hits into a score in [0, 1]; its weights and default threshold are fitted on
+  data/match/train_*.jsonl by `python -m intentflow.matching.train`.
+* A profile matches when its score >= its own min_score, or the index default (the scorer's threshold
+  unless MATCH_*_MIN_SCORE overrides it) when min_score is 0. Several profiles can match, best first.
 
 Changes are incremental: `upsert` embeds only the changed profile and swaps its rows in the FAISS index
 (an IndexIDMap2 with ids slot * VIEW_SLOTS + view number) and its keywords in the matcher.
@@ -52,16 +28,14 @@ from spacy.tokens import Doc
 
 from intentflow.embedding import Embedder
 from intentflow.matching.phrases import KeywordMatcher, distinct_spans, fold, pipeline_language
+from intentflow.matching.scorer import Candidate, Scorer, load_scorers
 from intentflow.nlp.linguistics import Linguistics
 from intentflow.store.models import Product, Vacancy
 
-KEYWORD_BONUS = 0.20         # for the first place in the post where one of the profile's keywords occurs
-SECOND_KEYWORD_BONUS = 0.10  # for a second, separate place; more places add nothing
-MAX_KEYWORD_BONUS = KEYWORD_BONUS + SECOND_KEYWORD_BONUS
 EXCLUDED = "\x1fexcluded"
 MAX_VIEWS = 128            # views embedded per profile (a catalogue entry rarely has more than ~50)
 VIEW_SLOTS = 1024          # FAISS id = profile slot * VIEW_SLOTS + view number
-SEARCH_K = 512             # nearest views fetched per post; more only when the k-th could still pass
+SEARCH_K = 512             # nearest views fetched per post: the profiles they belong to are the candidates
 ENCODE_BATCH = 64
 
 
@@ -108,22 +82,31 @@ def encode_texts(embedder: Embedder, texts: list[str], batch: int = ENCODE_BATCH
     return out
 
 
+def profile_indexes(embedder: Embedder, linguistics: Linguistics, product_min_score: float = 0.0,
+                    vacancy_min_score: float = 0.0) -> dict[str, ProfileIndex]:
+    """kind -> an empty ProfileIndex with the shipped scorer of that kind."""
+    scorers = load_scorers()
+    return {"product": ProfileIndex(embedder, linguistics, scorers["product"], product_min_score),
+            "vacancy": ProfileIndex(embedder, linguistics, scorers["vacancy"], vacancy_min_score)}
+
+
 def _threshold(profile: Product | Vacancy, default: float) -> float:
     return getattr(profile, "min_score", 0.0) or default
 
 
 class ProfileIndex:
-    def __init__(self, embedder: Embedder, linguistics: Linguistics, default_min_score: float):
+    def __init__(self, embedder: Embedder, linguistics: Linguistics, scorer: Scorer, default_min_score: float = 0.0):
+        """default_min_score: the threshold of profiles whose own min_score is 0; 0 = the scorer's."""
         self.embedder = embedder
+        self.scorer = scorer
         self.linguistics = linguistics
-        self.default_min_score = default_min_score
+        self.default_min_score = default_min_score or scorer.threshold
         self._lock = threading.Lock()
         self._profiles: dict[str, Product | Vacancy] = {}
         self._vectors: dict[str, np.ndarray] = {}
         self._slots: dict[str, int] = {}
         self._owners: dict[int, str] = {}
         self._next_slot = 0
-        self._lowest = default_min_score   # the lowest threshold of any profile, for the search cut-off
         self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(embedder.dim))
         self._keywords = KeywordMatcher(linguistics)
 
@@ -142,7 +125,6 @@ class ProfileIndex:
             for profile in profiles:
                 self._add_rows_locked(profile.id)
             self._keywords = keywords
-            self._refresh_lowest_locked()
 
     def upsert(self, profile: Product | Vacancy) -> None:
         vectors = self._encode([profile])
@@ -153,7 +135,6 @@ class ProfileIndex:
             self._add_rows_locked(profile.id)
             for key, phrases in self._phrases(profile).items():
                 self._keywords.set(key, phrases)
-            self._refresh_lowest_locked()
 
     def delete(self, profile_id: str) -> None:
         with self._lock:
@@ -162,11 +143,6 @@ class ProfileIndex:
             self._vectors.pop(profile_id, None)
             self._keywords.remove(profile_id)
             self._keywords.remove(profile_id + EXCLUDED)
-            self._refresh_lowest_locked()
-
-    def _refresh_lowest_locked(self) -> None:
-        self._lowest = min((_threshold(p, self.default_min_score) for p in self._profiles.values()),
-                           default=self.default_min_score)
 
     @staticmethod
     def _phrases(profile: Product | Vacancy) -> dict[str, list[str]]:
@@ -200,60 +176,62 @@ class ProfileIndex:
             self._owners.pop(slot, None)
             self._index.remove_ids(faiss.IDSelectorRange(slot * VIEW_SLOTS, (slot + 1) * VIEW_SLOTS))
 
-    def _cosines_locked(self, query: np.ndarray, floor: float) -> dict[str, float]:
-        """profile id -> best view cosine, for every profile whose best view could reach `floor`."""
+    def _nearest_profiles_locked(self, query: np.ndarray) -> list[str]:
+        """The profiles owning any of the query's SEARCH_K nearest views."""
         total = self._index.ntotal
         if not total:
-            return {}
-        k = min(total, SEARCH_K)
+            return []
         # One query is far too little work for OpenMP: with FAISS's default threads a search over the
         # shipped catalogue took a median 10 ms on a busy 2-core machine, single-threaded 0.013 ms.
         # omp_set_num_threads sets the calling thread's value only, and is restored afterwards.
         threads = faiss.omp_get_max_threads()
         faiss.omp_set_num_threads(1)
         try:
-            sims, ids = self._index.search(query, k)
-            if k < total and sims[0, -1] >= floor:
-                sims, ids = self._index.search(query, total)
+            _, ids = self._index.search(query, min(total, SEARCH_K))
         finally:
             faiss.omp_set_num_threads(threads)
-        valid = ids[0] >= 0
-        slots, first = np.unique(ids[0][valid] // VIEW_SLOTS, return_index=True)   # results come best first
-        best = sims[0][valid][first]
-        return {self._owners[int(s)]: float(c) for s, c in zip(slots, best) if int(s) in self._owners}
+        slots = {view_id // VIEW_SLOTS for view_id in ids[0].tolist() if view_id >= 0}
+        return [self._owners[slot] for slot in slots if slot in self._owners]
 
-    def match(self, embedding: np.ndarray, text: str, lang: str, doc: Doc | None = None) -> list[Match]:
-        """Every profile at or above its threshold, best first. `doc` (the post lemmatised by
-        Linguistics in its language) may be passed when the caller already has it."""
+    def candidates(self, embedding: np.ndarray, text: str, lang: str, doc: Doc | None = None) -> list[Candidate]:
+        """The profiles a post could match: those with a view among the post's SEARCH_K nearest views or
+        with a keyword in the post, minus profiles vetoed by an excluded keyword or limited to other
+        languages. `doc` (the post lemmatised by Linguistics in its language) may be passed when the
+        caller already has it."""
         if not self._profiles:
             return []
         if doc is None:
             doc = self.linguistics.doc(text, pipeline_language(lang))
         spans = self._keywords.find_spans(doc, lang)
-        hits = {key: [doc[start:end].text for start, end in found] for key, found in spans.items()}
         query = np.ascontiguousarray(np.asarray(embedding, dtype=np.float32).reshape(1, -1))
         with self._lock:
             profiles = self._profiles
-            if not profiles:
-                return []
-            floor = min(self._lowest, self.default_min_score) - MAX_KEYWORD_BONUS
-            cosine = self._cosines_locked(query, floor)
-            for pid in hits:   # a keyword profile whose views all ranked below the fetched ones
-                if pid in profiles and pid not in cosine and len(self._vectors[pid]):
-                    cosine[pid] = float(np.max(self._vectors[pid] @ query[0]))
-            matches = []
-            for pid, cos in cosine.items():   # a profile missing here cannot reach its threshold
-                profile = profiles.get(pid)
-                if profile is None or hits.get(pid + EXCLUDED):
-                    continue
-                languages = getattr(profile, "languages", None)
-                if languages and lang not in languages:
-                    continue
-                keywords = tuple(dict.fromkeys(hits.get(pid, ())))
-                places = distinct_spans(spans.get(pid, []))
-                score = cos + KEYWORD_BONUS * (places >= 1) + SECOND_KEYWORD_BONUS * (places >= 2)
-                if score >= _threshold(profile, self.default_min_score):
-                    matches.append(Match(pid, round(score, 4), round(cos, 4), keywords))
+            wanted = set(self._nearest_profiles_locked(query)) | {pid for pid in spans if pid in profiles}
+            # Each candidate is scored on all of its own views, so its features do not depend on how
+            # many of them happened to be among the fetched ones.
+            cosines = {pid: np.sort(self._vectors[pid] @ query[0])[::-1][:2].tolist()
+                       for pid in sorted(wanted) if len(self._vectors[pid])}
+        found = []
+        for pid, views in cosines.items():
+            profile = profiles.get(pid)
+            if profile is None or spans.get(pid + EXCLUDED):
+                continue
+            languages = getattr(profile, "languages", None)
+            if languages and lang not in languages:
+                continue
+            keywords = tuple(dict.fromkeys(doc[a:b].text for a, b in spans.get(pid, ())))
+            found.append(Candidate(pid, tuple(views), distinct_spans(spans.get(pid, [])), keywords))
+        return found
+
+    def match(self, embedding: np.ndarray, text: str, lang: str, doc: Doc | None = None) -> list[Match]:
+        """Every profile whose score reaches its threshold, best first."""
+        candidates = self.candidates(embedding, text, lang, doc)
+        matches = []
+        for candidate, score in zip(candidates, self.scorer.scores(candidates)):
+            profile = self._profiles.get(candidate.profile_id)
+            if profile is not None and score >= _threshold(profile, self.default_min_score):
+                matches.append(Match(candidate.profile_id, round(float(score), 4), round(candidate.cosines[0], 4),
+                                     candidate.keywords))
         return sorted(matches, key=lambda m: (-m.score, m.profile_id))
 
     def best(self, embedding: np.ndarray, text: str, lang: str, doc: Doc | None = None) -> Match | None:

@@ -17,7 +17,7 @@ from intentflow.embedding import Embedder
 from intentflow.kafka_io import OutMessage
 from intentflow.matching.catalog import Catalog
 from intentflow.matching.phrases import pipeline_language
-from intentflow.matching.profiles import Match, ProfileIndex
+from intentflow.matching.profiles import Match, profile_indexes
 from intentflow.matching.search import CandidateIndex
 from intentflow.metrics import INDEX_SIZE, RECORDS, SIGNALS, STAGE_SECONDS
 from intentflow.nlp.linguistics import Linguistics
@@ -61,8 +61,8 @@ class MatchEngine:
         self.embedder = embedder
         self.hub = hub
         self.linguistics = linguistics
-        self.products = ProfileIndex(embedder, linguistics, settings.product_min_score)
-        self.vacancies = ProfileIndex(embedder, linguistics, settings.vacancy_min_score)
+        indexes = profile_indexes(embedder, linguistics, settings.product_min_score, settings.vacancy_min_score)
+        self.products, self.vacancies = indexes["product"], indexes["vacancy"]
         self.employers = EmployerWatch(linguistics)
         self.candidates = CandidateIndex(embedder.dim, settings.index_dir, settings.exact_search_limit,
                                          settings.search_nprobe)

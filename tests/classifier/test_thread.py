@@ -6,13 +6,14 @@ import pytest
 from intentflow.classifier import ClassifyInput
 from intentflow.classifier.labels import JOB_SEEKING, PURCHASE_INTENT
 
+# Comments that say nothing on their own: "тоже ищу такой, только подешевле" would be a request by itself.
 THREADS = [
     ("ru", "+1, тоже ищу", "Ищу работу курьером в Москве, можно без опыта, кто знает, где сейчас берут?", JOB_SEEKING),
     ("uk", "+1, теж шукаю", "Шукаю роботу продавцем у Львові, досвід 2 роки, підкажіть, куди зараз беруть",
      JOB_SEEKING),
     ("en", "+1, same here, also looking", "Looking for a job as a line cook in Leeds, 3 years experience, any leads?",
      JOB_SEEKING),
-    ("ru", "+1, тоже ищу такой, только подешевле", "Посоветуйте недорогой робот-пылесос для квартиры с котом",
+    ("ru", "+1, тоже интересно", "Посоветуйте недорогой робот-пылесос для квартиры с котом",
      PURCHASE_INTENT),
 ]
 
