@@ -95,17 +95,13 @@ class _Model:
         return 1.0 / (1.0 + np.exp(-(x @ self.weights + self.bias)))
 
 
-def _fit(x: np.ndarray, y: np.ndarray, c: float) -> _Model:
-    return _Model(x, y, c)
-
-
 def out_of_fold(rows: Rows, c: float) -> np.ndarray:
     n_posts = len(rows.gold)
     fold_of_post = np.arange(n_posts) % FOLDS
     scores = np.zeros(len(rows.y))
     for fold in range(FOLDS):
         test = fold_of_post[rows.post] == fold
-        model = _fit(rows.x[~test], rows.y[~test], c)
+        model = _Model(rows.x[~test], rows.y[~test], c)
         scores[test] = model.predict(rows.x[test])
     return scores
 
@@ -119,7 +115,7 @@ def fit_scorer(rows: Rows, out=sys.stderr) -> Scorer:
         print(f"  C={c:<5} threshold={results[c][0]:.2f} cv_top1={results[c][1]:.3f}", file=out)
     best_c = max(C_GRID, key=lambda c: (round(results[c][1], 6), -abs(np.log10(c))))
     threshold, cv_top1 = results[best_c]
-    model = _fit(rows.x, rows.y, best_c)
+    model = _Model(rows.x, rows.y, best_c)
     notes = {"C": best_c, "cv_top1": round(cv_top1, 4), "posts": len(rows.gold),
              "candidate_rows": len(rows.y)}
     return Scorer(tuple(float(w) for w in model.weights), model.bias, float(threshold), notes)
@@ -166,9 +162,9 @@ def main(argv: list[str] | None = None) -> int:
         case.lang = case.lang or detect_language(case.text)
     print(f"{len(cases)} labelled posts from {', '.join(paths)}", file=sys.stderr)
     fitted = {}
+    placeholder = Scorer((0.0,) * len(FEATURES), 0.0, 0.5)   # candidates() does not score
     for kind, profiles in (("product", catalog.products), ("vacancy", catalog.vacancies)):
         subset = [c for c in cases if c.kind == kind]
-        placeholder = Scorer((0.0,) * len(FEATURES), 0.0, 0.5)   # candidates() does not score
         index = ProfileIndex(embedder, linguistics, placeholder)
         index.replace_all(profiles)
         print(f"# {kind}: {len(subset)} posts", file=sys.stderr)
