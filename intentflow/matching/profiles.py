@@ -1,15 +1,19 @@
 """FAISS index over product or vacancy profiles; which profiles a post matches and how well.
 
 * Views. Every profile is embedded as several texts (`profile_views`): the name alone, "name: keywords",
-  "name. description" and each keyword on its own, so a post about "roomba" meets the view "roomba"
-  instead of a paragraph that also talks about docks and carpets.
+  "name. description", each sentence of the description and each keyword on its own, so a post about
+  "roomba" meets the view "roomba", and a post that describes the need in its own words ("the cats shed
+  everywhere, something that cleans by itself") meets the one sentence that says so, instead of a
+  paragraph that also talks about docks, prices and delivery in three languages.
 * Candidates. The profiles owning any of the post's SEARCH_K nearest views in the FAISS index, plus any
   profile whose keyword is in the post (`KeywordMatcher`: surface form, lemma in ru/uk/en, apostrophe
   variants, words starting with a keyword of at least 5 letters). A profile with an excluded keyword in
   the post is vetoed; a profile limited to some languages is skipped for posts in other languages. Each
   candidate's best two view cosines are computed on all of its own views.
+* Lexical overlap. Each profile's content lemmas are kept in a `LexicalIndex` (lexical.py); a candidate
+  carries the IDF-weighted overlap of the post's lemmas with its own, the sparse half of hybrid search.
 * Score. `Scorer` (scorer.py) turns the candidates' cosines, how far each stands out from the others,
-  and their keyword hits into a score in [0, 1]; its weights and default threshold are fitted on
+  their keyword hits and lexical overlap into a score in [0, 1]; its weights and default threshold are fitted on
   data/match/train_*.jsonl by `python -m intentflow.matching.train`.
 * A profile matches when its score >= its own min_score, or the index default (the scorer's threshold
   unless MATCH_*_MIN_SCORE overrides it) when min_score is 0. Several profiles can match, best first.
@@ -19,6 +23,7 @@ Changes are incremental: `upsert` embeds only the changed profile and swaps its 
 """
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass
 
@@ -27,6 +32,7 @@ import numpy as np
 from spacy.tokens import Doc
 
 from intentflow.embedding import Embedder
+from intentflow.matching.lexical import LexicalIndex
 from intentflow.matching.phrases import KeywordMatcher, distinct_spans, fold, pipeline_language
 from intentflow.matching.scorer import Candidate, Scorer, load_scorers
 from intentflow.nlp.linguistics import Linguistics
@@ -37,6 +43,8 @@ MAX_VIEWS = 128            # views embedded per profile (a catalogue entry rarel
 VIEW_SLOTS = 1024          # FAISS id = profile slot * VIEW_SLOTS + view number
 SEARCH_K = 512             # nearest views fetched per post: the profiles they belong to are the candidates
 ENCODE_BATCH = 64
+MIN_SENTENCE_WORDS = 3     # shorter description sentences ("We deliver.") say nothing about the profile
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")
 
 
 @dataclass(frozen=True)
@@ -53,7 +61,8 @@ def profile_name(profile: Product | Vacancy) -> str:
 
 def profile_views(profile: Product | Vacancy) -> list[str]:
     """The texts a profile is embedded as, without duplicates, at most MAX_VIEWS: the name, "name:
-    keywords", "name. description" and each keyword on its own."""
+    keywords", "name. description", each description sentence of MIN_SENTENCE_WORDS words or more
+    (when there are several) and each keyword on its own."""
     name = profile_name(profile).strip()
     keywords = [k.strip() for k in profile.keywords if k.strip()]
     description = (profile.description or "").strip()
@@ -62,6 +71,9 @@ def profile_views(profile: Product | Vacancy) -> list[str]:
         views.append(f"{name}: {', '.join(keywords)}")
     if description:
         views.append(f"{name}. {description}")
+        sentences = [s.strip() for s in _SENTENCE_END.split(description) if s.strip()]
+        if len(sentences) > 1:
+            views += [s for s in sentences if len(s.split()) >= MIN_SENTENCE_WORDS]
     views += keywords
     unique, seen = [], set()
     for view in views:
@@ -109,6 +121,7 @@ class ProfileIndex:
         self._next_slot = 0
         self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(embedder.dim))
         self._keywords = KeywordMatcher(linguistics)
+        self._lexical = LexicalIndex(linguistics)
 
     def __len__(self) -> int:
         return len(self._profiles)
@@ -117,6 +130,7 @@ class ProfileIndex:
         vectors = self._encode(profiles)
         keywords = KeywordMatcher(self.linguistics, {
             key: phrases for p in profiles for key, phrases in self._phrases(p).items()})
+        bags = {p.id: self._lexical.bag(profile_views(p)) for p in profiles}
         with self._lock:
             self._profiles = {p.id: p for p in profiles}
             self._vectors = vectors
@@ -125,9 +139,11 @@ class ProfileIndex:
             for profile in profiles:
                 self._add_rows_locked(profile.id)
             self._keywords = keywords
+            self._lexical.replace_all(bags)
 
     def upsert(self, profile: Product | Vacancy) -> None:
         vectors = self._encode([profile])
+        bag = self._lexical.bag(profile_views(profile))
         with self._lock:
             self._remove_rows_locked(profile.id)
             self._profiles[profile.id] = profile
@@ -135,6 +151,7 @@ class ProfileIndex:
             self._add_rows_locked(profile.id)
             for key, phrases in self._phrases(profile).items():
                 self._keywords.set(key, phrases)
+            self._lexical.set(profile.id, bag)
 
     def delete(self, profile_id: str) -> None:
         with self._lock:
@@ -143,6 +160,7 @@ class ProfileIndex:
             self._vectors.pop(profile_id, None)
             self._keywords.remove(profile_id)
             self._keywords.remove(profile_id + EXCLUDED)
+            self._lexical.remove(profile_id)
 
     @staticmethod
     def _phrases(profile: Product | Vacancy) -> dict[str, list[str]]:
@@ -211,6 +229,7 @@ class ProfileIndex:
             # many of them happened to be among the fetched ones.
             cosines = {pid: np.sort(self._vectors[pid] @ query[0])[::-1][:2].tolist()
                        for pid in sorted(wanted) if len(self._vectors[pid])}
+            lexical = self._lexical.scores(doc, list(cosines))
         found = []
         for pid, views in cosines.items():
             profile = profiles.get(pid)
@@ -220,7 +239,8 @@ class ProfileIndex:
             if languages and lang not in languages:
                 continue
             keywords = tuple(dict.fromkeys(doc[a:b].text for a, b in spans.get(pid, ())))
-            found.append(Candidate(pid, tuple(views), distinct_spans(spans.get(pid, [])), keywords))
+            found.append(Candidate(pid, tuple(views), distinct_spans(spans.get(pid, [])), keywords,
+                                   lexical[pid]))
         return found
 
     def match(self, embedding: np.ndarray, text: str, lang: str, doc: Doc | None = None) -> list[Match]:

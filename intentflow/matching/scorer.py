@@ -15,7 +15,9 @@ Features of a candidate profile (`FEATURES`):
 * lift: cosine minus the mean best cosine of the post's closest profiles (`LIFT_TOP`), which removes
   how close the post is to everything;
 * keyword / keyword_2: a keyword of the profile occurs in one place / in two separate places;
-* keyword_elsewhere: some other profile's keyword occurs in the post.
+* keyword_elsewhere: some other profile's keyword occurs in the post;
+* lexical: the post's rare lemmas found in the profile (lexical.py), and lexical_lead: that minus the best
+  lexical score of any other candidate.
 
 score = sigmoid(weights . features + bias), in [0, 1]: on the training posts (cross-validated) it is the
 share of posts for which that profile was the right one. A profile matches when score >= its own
@@ -30,7 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
-FEATURES = ("cosine", "cosine_2", "lead", "lift", "keyword", "keyword_2", "keyword_elsewhere")
+FEATURES = ("cosine", "cosine_2", "lead", "lift", "keyword", "keyword_2", "keyword_elsewhere", "lexical",
+            "lexical_lead")
 LIFT_TOP = 5
 SCORER_PATH = Path(__file__).with_name("scorer.json")
 
@@ -41,6 +44,7 @@ class Candidate:
     cosines: tuple[float, ...]          # the profile's view cosines found for the post, best first
     places: int = 0                     # separate places of the post holding one of its keywords
     keywords: tuple[str, ...] = ()      # the keyword spellings found
+    lexical: float = 0.0                # LexicalIndex score of the post for this profile
 
 
 def features(candidates: list[Candidate]) -> np.ndarray:
@@ -56,8 +60,17 @@ def features(candidates: list[Candidate]) -> np.ndarray:
     places = np.array([c.places for c in candidates])
     keyword_total = int(np.sum(places >= 1))
     elsewhere = (keyword_total - (places >= 1)) > 0
+    lexical = np.array([c.lexical for c in candidates])
     return np.column_stack([best, best_two, best - runner_up, lift, places >= 1, places >= 2,
-                            elsewhere]).astype(np.float64)
+                            elsewhere, lexical, lexical - _best_of_others(lexical)]).astype(np.float64)
+
+
+def _best_of_others(values: np.ndarray) -> np.ndarray:
+    """For each position the largest value at any other position (0 when there is no other)."""
+    if len(values) < 2:
+        return np.zeros_like(values)
+    order = np.sort(values)[::-1]
+    return np.where(values >= order[0], order[1], order[0])
 
 
 @dataclass(frozen=True)

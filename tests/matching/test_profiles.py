@@ -243,13 +243,18 @@ def test_empty_index_matches_nothing(embedder, linguistics):
     assert index.best(vector, "Посоветуйте ноутбук", "ru") is None
 
 
-def test_profile_views_are_name_keywords_description_and_each_keyword():
+def test_profile_views_are_name_keywords_description_its_sentences_and_each_keyword():
     product = Product(id="p", name="Laptops", keywords=["ноутбук", "Ноутбук", " laptop ", ""],
-                      description="Laptops for work (ноутбуки; ноутбуки для роботи). We deliver.")
+                      description="Laptops for work (ноутбуки; ноутбуки для роботи). We deliver.\n"
+                                  "Ноутбук для учёбы и игр! Ноутбук для учёбы и игр!")
     assert profile_views(product) == [
         "Laptops", "Laptops: ноутбук, Ноутбук, laptop",
-        "Laptops. Laptops for work (ноутбуки; ноутбуки для роботи). We deliver.",
+        "Laptops. Laptops for work (ноутбуки; ноутбуки для роботи). We deliver.\n"
+        "Ноутбук для учёбы и игр! Ноутбук для учёбы и игр!",
+        "Laptops for work (ноутбуки; ноутбуки для роботи).", "Ноутбук для учёбы и игр!",
         "ноутбук", "laptop"]
+    one_sentence = Product(id="o", name="Laptops", description="Laptops for work and study.")
+    assert profile_views(one_sentence) == ["Laptops", "Laptops. Laptops for work and study."]
     assert profile_views(Vacancy(id="v", title="Courier")) == ["Courier"]
     many = Product(id="m", name="Many", keywords=[f"keyword {n}" for n in range(500)])
     assert len(profile_views(many)) == profiles_module.MAX_VIEWS

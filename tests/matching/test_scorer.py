@@ -58,3 +58,11 @@ def test_scorer_round_trips_and_rejects_a_file_for_other_features(tmp_path):
     path.write_text(json.dumps({"product": scorer.to_json()}))
     assert load_scorers(path)["product"] == scorer
     assert SCORER_PATH.name == "scorer.json"
+
+
+def test_lexical_lead_compares_each_profile_with_the_best_other():
+    rows = features([Candidate("a", (0.4,), lexical=3.0), Candidate("b", (0.3,), lexical=1.0),
+                     Candidate("c", (0.2,), lexical=0.0)])
+    assert rows[:, column("lexical")].tolist() == [3.0, 1.0, 0.0]
+    assert rows[:, column("lexical_lead")].tolist() == [2.0, -2.0, -3.0]
+    assert features([Candidate("a", (0.4,), lexical=2.0)])[0, column("lexical_lead")] == 2.0
