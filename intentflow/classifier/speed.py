@@ -20,6 +20,8 @@ from intentflow.classifier.features import FeatureBuilder
 from intentflow.classifier.train import default_paths
 from intentflow.settings import ModelSettings, from_env
 
+REPEATS = 3   # timed runs per side; the best is kept
+
 
 class _Prefilled:
     """Serves embeddings computed beforehand, so the timed run measures everything but the encoder."""
@@ -40,12 +42,14 @@ def sample_inputs(count: int) -> list[ClassifyInput]:
     return mixed[:count]
 
 
-REPEATS = 3
+def _texts_to_encode(inputs: list[ClassifyInput]) -> list[str]:
+    """The distinct posts and parents of a batch, as the classify service encodes them."""
+    return list(dict.fromkeys([i.text for i in inputs] + [i.parent_text for i in inputs if i.parent_text.strip()]))
 
 
 def measure(classifier: SignalClassifier, inputs: list[ClassifyInput], batch: int) -> dict[str, float]:
     embedder = classifier.embedder
-    texts = list(dict.fromkeys([i.text for i in inputs] + [i.parent_text for i in inputs if i.parent_text.strip()]))
+    texts = _texts_to_encode(inputs)
     classifier.classify(inputs[:batch])  # warm-up: matchers, caches, BLAS
     # Best of REPEATS for both sides, as timeit does: on a shared machine a slower run measures the
     # neighbours, not this code.
@@ -54,24 +58,23 @@ def measure(classifier: SignalClassifier, inputs: list[ClassifyInput], batch: in
         started = time.perf_counter()
         vectors = {}
         for start in range(0, len(inputs), batch):
-            part = inputs[start:start + batch]
-            needed = list(dict.fromkeys([i.text for i in part] + [i.parent_text for i in part if i.parent_text.strip()]))
+            needed = _texts_to_encode(inputs[start:start + batch])
             vectors.update(zip(needed, embedder.encode(needed)))
         encoder = min(encoder, time.perf_counter() - started)
     assert set(vectors) == set(texts)
     rest_classifier = SignalClassifier(FeatureBuilder(_Prefilled(embedder.name, embedder.dim, vectors),
                                                       classifier.features.rules), classifier.model)
     rest_classifier.thresholds = classifier.thresholds
-    rest = []
+    runs = []
     for _ in range(1 + REPEATS):  # first pass: lemma and morphology caches cold for these posts' words; then warm
         started = time.perf_counter()
         for start in range(0, len(inputs), batch):
             rest_classifier.classify(inputs[start:start + batch])
-        rest.append(time.perf_counter() - started)
-    rest = [rest[0], min(rest[1:])]
+        runs.append(time.perf_counter() - started)
+    cold, warm = runs[0], min(runs[1:])
     n = len(inputs)
-    return {"posts": n, "encoder_ms_per_post": 1000 * encoder / n, "rest_cold_ms_per_post": 1000 * rest[0] / n,
-            "rest_ms_per_post": 1000 * rest[1] / n, "ratio_cold": rest[0] / encoder, "ratio": rest[1] / encoder}
+    return {"posts": n, "encoder_ms_per_post": 1000 * encoder / n, "rest_cold_ms_per_post": 1000 * cold / n,
+            "rest_ms_per_post": 1000 * warm / n, "ratio_cold": cold / encoder, "ratio": warm / encoder}
 
 
 def main() -> None:

@@ -34,12 +34,13 @@ def content_lemmas(doc: Doc) -> set[str]:
 
 
 class LexicalIndex:
-    """profile id -> the set of its content lemmas, with IDF over the profiles held."""
+    """profile id -> the set of its content lemmas, with IDF over the profiles held. Document frequencies
+    are kept up to date per change, so an upsert costs the size of one profile, not of the catalogue."""
 
     def __init__(self, linguistics: Linguistics):
         self.linguistics = linguistics
         self._bags: dict[str, frozenset[str]] = {}
-        self._idf: dict[str, float] = {}
+        self._frequency: Counter[str] = Counter()
 
     def bag(self, views: list[str]) -> frozenset[str]:
         lemmas: set[str] = set()
@@ -49,23 +50,24 @@ class LexicalIndex:
 
     def replace_all(self, bags: dict[str, frozenset[str]]) -> None:
         self._bags = dict(bags)
-        self._reweigh()
+        self._frequency = Counter(lemma for bag in self._bags.values() for lemma in bag)
 
     def set(self, profile_id: str, bag: frozenset[str]) -> None:
+        self.remove(profile_id)
         self._bags[profile_id] = bag
-        self._reweigh()
+        self._frequency.update(bag)
 
     def remove(self, profile_id: str) -> None:
-        if self._bags.pop(profile_id, None) is not None:
-            self._reweigh()
-
-    def _reweigh(self) -> None:
-        frequency = Counter(lemma for bag in self._bags.values() for lemma in bag)
-        n = len(self._bags)
-        self._idf = {lemma: math.log((n + 1) / (count + 0.5)) for lemma, count in frequency.items()}
+        old = self._bags.pop(profile_id, frozenset())
+        self._frequency.subtract(old)
+        for lemma in old:
+            if self._frequency[lemma] <= 0:
+                del self._frequency[lemma]
 
     def scores(self, doc: Doc, profile_ids: list[str]) -> dict[str, float]:
         post = content_lemmas(doc)
         norm = math.sqrt(len(post) + 1)
-        return {pid: sum(self._idf[lemma] for lemma in post & self._bags.get(pid, frozenset())) / norm
+        n = len(self._bags)
+        idf = {lemma: math.log((n + 1) / (self._frequency[lemma] + 0.5)) for lemma in post if lemma in self._frequency}
+        return {pid: sum(idf[lemma] for lemma in idf.keys() & self._bags.get(pid, frozenset())) / norm
                 for pid in profile_ids}

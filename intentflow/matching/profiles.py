@@ -127,10 +127,11 @@ class ProfileIndex:
         return len(self._profiles)
 
     def replace_all(self, profiles: list[Product | Vacancy]) -> None:
-        vectors = self._encode(profiles)
+        views = {p.id: profile_views(p) for p in profiles}
+        vectors = self._encode(views)
         keywords = KeywordMatcher(self.linguistics, {
             key: phrases for p in profiles for key, phrases in self._phrases(p).items()})
-        bags = {p.id: self._lexical.bag(profile_views(p)) for p in profiles}
+        bags = {pid: self._lexical.bag(texts) for pid, texts in views.items()}
         with self._lock:
             self._profiles = {p.id: p for p in profiles}
             self._vectors = vectors
@@ -142,8 +143,9 @@ class ProfileIndex:
             self._lexical.replace_all(bags)
 
     def upsert(self, profile: Product | Vacancy) -> None:
-        vectors = self._encode([profile])
-        bag = self._lexical.bag(profile_views(profile))
+        views = profile_views(profile)
+        vectors = self._encode({profile.id: views})
+        bag = self._lexical.bag(views)
         with self._lock:
             self._remove_rows_locked(profile.id)
             self._profiles[profile.id] = profile
@@ -167,15 +169,15 @@ class ProfileIndex:
         return {profile.id: list(profile.keywords),
                 profile.id + EXCLUDED: list(getattr(profile, "excluded_keywords", None) or [])}
 
-    def _encode(self, profiles: list[Product | Vacancy]) -> dict[str, np.ndarray]:
-        if not profiles:
+    def _encode(self, views: dict[str, list[str]]) -> dict[str, np.ndarray]:
+        """profile id -> its views' embeddings, all profiles encoded in one call."""
+        if not views:
             return {}
-        views = [profile_views(p) for p in profiles]
-        flat = encode_texts(self.embedder, [v for vs in views for v in vs])
+        flat = encode_texts(self.embedder, [v for texts in views.values() for v in texts])
         out, at = {}, 0
-        for profile, vs in zip(profiles, views):
-            out[profile.id] = flat[at:at + len(vs)]
-            at += len(vs)
+        for profile_id, texts in views.items():
+            out[profile_id] = flat[at:at + len(texts)]
+            at += len(texts)
         return out
 
     def _add_rows_locked(self, profile_id: str) -> None:

@@ -55,20 +55,20 @@ def features(candidates: list[Candidate]) -> np.ndarray:
     best = np.array([c.cosines[0] for c in candidates])
     best_two = np.array([float(np.mean(c.cosines[:2])) for c in candidates])
     order = np.sort(best)[::-1]
-    runner_up = np.where(best >= order[0], order[1] if len(order) > 1 else order[0] - 0.1, order[0])
+    runner_up = _best_of_others(best, alone=order[0] - 0.1)
     lift = best - float(np.mean(order[:LIFT_TOP]))
     places = np.array([c.places for c in candidates])
     keyword_total = int(np.sum(places >= 1))
     elsewhere = (keyword_total - (places >= 1)) > 0
     lexical = np.array([c.lexical for c in candidates])
     return np.column_stack([best, best_two, best - runner_up, lift, places >= 1, places >= 2,
-                            elsewhere, lexical, lexical - _best_of_others(lexical)]).astype(np.float64)
+                            elsewhere, lexical, lexical - _best_of_others(lexical, alone=0.0)]).astype(np.float64)
 
 
-def _best_of_others(values: np.ndarray) -> np.ndarray:
-    """For each position the largest value at any other position (0 when there is no other)."""
+def _best_of_others(values: np.ndarray, alone: float) -> np.ndarray:
+    """For each position the largest value at any other position; `alone` when there is no other."""
     if len(values) < 2:
-        return np.zeros_like(values)
+        return np.full_like(values, alone)
     order = np.sort(values)[::-1]
     return np.where(values >= order[0], order[1], order[0])
 

@@ -30,19 +30,19 @@ def test_content_lemmas_drop_stop_words_short_words_and_numbers():
     ("en", "need cheap hosting for my site", "hosting"),
 ])
 def test_a_post_scores_highest_for_the_profile_sharing_its_rare_lemmas(index, lang, text, best):
-    scores = index.scores(Linguistics().doc(text, lang), ["accounting", "laptops", "hosting"])
+    scores = index.scores(index.linguistics.doc(text, lang), ["accounting", "laptops", "hosting"])
     assert max(scores, key=scores.get) == best and scores[best] > 0
 
 
 def test_a_lemma_every_profile_shares_weighs_less_than_a_rare_one(index):
-    linguistics = Linguistics()
+    linguistics = index.linguistics
     shared = index.scores(linguistics.doc("работа", "ru"), ["laptops"])["laptops"]    # in laptops and hosting
     rare = index.scores(linguistics.doc("ноутбук", "ru"), ["laptops"])["laptops"]
     assert 0 < shared < rare
 
 
 def test_set_and_remove_change_the_weights(index):
-    linguistics = Linguistics()
+    linguistics = index.linguistics
     before = index.scores(linguistics.doc("ноутбук", "ru"), ["laptops"])["laptops"]
     index.set("tablets", index.bag(["Планшет или ноутбук-трансформер"]))
     assert index.scores(linguistics.doc("ноутбук", "ru"), ["laptops"])["laptops"] < before
