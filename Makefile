@@ -23,22 +23,22 @@ $(STAMP): pyproject.toml
 	$(BASE_PYTHON) -m venv $(VENV)
 	# torch first and pinned: any other spec pulls GBs of CUDA wheels.
 	$(PY) -m pip install --quiet torch==2.13.0 2>&1 | $(PIP_NOISE)
-	$(PY) -m pip install --quiet -e '.[test]' 2>&1 | $(PIP_NOISE)
+	$(PY) -m pip install --quiet -e '.[tools,test]' 2>&1 | $(PIP_NOISE)
 	touch $@
 
 $(PROTO_STAMP): $(STAMP) $(PROTOS)
 	$(PY) -m grpc_tools.protoc -I protos --python_out=. --grpc_python_out=. --pyi_out=. $(PROTOS)
 	touch $@
 
-$(MODEL): $(PROTO_STAMP) $(wildcard data/classify/train_*.jsonl) $(wildcard intentflow/classifier/*.py) intentflow/classifier/rules.yaml intentflow/prefilter.py
-	$(PY) -m intentflow train
+$(MODEL): $(PROTO_STAMP) $(wildcard data/classify/train_*.jsonl) $(wildcard services/classify/classifier/*.py services/classify/training/*.py) services/classify/classifier/rules.yaml services/classify/prefilter.py
+	$(PY) -m services.classify.training
 
 setup: $(MODEL) ## Create .venv, install pinned dependencies, generate protobuf code, train the classifier
 proto: $(PROTO_STAMP) ## Generate protobuf/gRPC code from protos/
 model: $(MODEL) ## Train the classifier if it is missing or the corpus changed
 
-match-scorer: setup ## Refit the match scorer (intentflow/matching/scorer.json) on data/match/train_*.jsonl
-	$(PY) -m intentflow.matching.train
+match-scorer: setup ## Refit the match scorer (services/match/matching/scorer.json) on data/match/train_*.jsonl
+	$(PY) -m services.match.training.train
 
 run: setup ## Run the whole stack on embedded defaults (broker, SQLite, three services); Ctrl-C stops it
 	$(VENV)/bin/intentflow run
@@ -53,7 +53,7 @@ bench: setup ## Benchmarks (QUICK=1 for a short run); writes bench/results/lates
 	$(VENV)/bin/intentflow bench $(if $(QUICK),--quick,)
 
 lint: setup ## Static checks
-	$(PY) -m ruff check intentflow services tests
+	$(PY) -m ruff check intentflow services tools tests
 
 clean: ## Remove the venv, generated code, models and local state
 	rm -rf $(VENV) intentflow/v1/*_pb2*.py intentflow/v1/*_pb2*.pyi $(PROTO_STAMP) models/*.npz models/*.json var .pytest_cache

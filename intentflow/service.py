@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from intentflow import logs
+from intentflow import logs, topology
 from intentflow.kafka_io import OutMessage, StreamStage, ensure_topics
 from intentflow.runtime import ServiceRuntime
 from intentflow.settings import KafkaSettings, ServerSettings
@@ -13,8 +13,7 @@ log = logging.getLogger(__name__)
 
 
 def all_topics(kafka: KafkaSettings) -> list[str]:
-    return [kafka.topic_raw, kafka.topic_clean, kafka.topic_classified, kafka.topic_leads, kafka.topic_hr,
-            kafka.topic_dlq]
+    return [kafka.name(topic) for topic in topology.TOPICS]
 
 
 def dead_letter_for(kafka: KafkaSettings, service: str) -> Callable[[object, str], OutMessage]:

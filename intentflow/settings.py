@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, get_type_hints
 
+from intentflow import topology
+
 
 def setting(env: str, default: Any, doc: str) -> Any:
     return field(default=default, metadata={"env": env, "doc": doc})
@@ -59,16 +61,32 @@ def describe(cls: type) -> list[tuple[str, str, str]]:
     return rows
 
 
+def _topic(topic: topology.Topic) -> Any:
+    return setting(topic.env, topic.default, topic.doc)
+
+
+def _grpc_port(spec: topology.Service) -> Any:
+    return setting(spec.grpc_env, spec.grpc_port, f"{spec.name.capitalize()} gRPC port (0 = any free port)")
+
+
+def _metrics_port(spec: topology.Service) -> Any:
+    return setting(spec.metrics_env, spec.metrics_port, f"{spec.name.capitalize()} Prometheus port (0 = any free port)")
+
+
+def _group_id(spec: topology.Service) -> Any:
+    return setting(spec.group_env, spec.group_default, f"Consumer group of {spec.name}")
+
+
 @dataclass(frozen=True)
 class KafkaSettings:
     bootstrap_servers: str = setting(
         "KAFKA_BOOTSTRAP_SERVERS", "", "Kafka bootstrap servers; empty = `intentflow run` starts an embedded broker")
-    topic_raw: str = setting("TOPIC_POSTS_RAW", "posts.raw", "Input posts (protobuf or proto3-JSON `Post`)")
-    topic_clean: str = setting("TOPIC_POSTS_CLEAN", "posts.clean", "Validated, normalised, de-duplicated posts")
-    topic_classified: str = setting("TOPIC_POSTS_CLASSIFIED", "posts.classified", "`ClassifiedPost` with embedding")
-    topic_leads: str = setting("TOPIC_LEADS_SALES", "leads.sales", "`Lead` messages for sales")
-    topic_hr: str = setting("TOPIC_SIGNALS_HR", "signals.hr", "`HrSignal` messages (candidate, complaint, alert)")
-    topic_dlq: str = setting("TOPIC_POSTS_DLQ", "posts.dlq", "Rejected input with the reason in headers")
+    topic_raw: str = _topic(topology.POSTS_RAW)
+    topic_clean: str = _topic(topology.POSTS_CLEAN)
+    topic_classified: str = _topic(topology.POSTS_CLASSIFIED)
+    topic_leads: str = _topic(topology.LEADS_SALES)
+    topic_hr: str = _topic(topology.SIGNALS_HR)
+    topic_dlq: str = _topic(topology.POSTS_DLQ)
     leads_format: str = setting("TOPIC_LEADS_SALES_FORMAT", "protobuf", "`protobuf` or `json` (proto3 JSON)")
     hr_format: str = setting("TOPIC_SIGNALS_HR_FORMAT", "protobuf", "`protobuf` or `json` (proto3 JSON)")
     partitions: int = setting("KAFKA_TOPIC_PARTITIONS", 2, "Partitions when the services create missing topics")
@@ -76,6 +94,10 @@ class KafkaSettings:
     session_timeout_ms: int = setting("KAFKA_SESSION_TIMEOUT_MS", 6000, "Consumer-group session timeout")
     heartbeat_interval_ms: int = setting("KAFKA_HEARTBEAT_INTERVAL_MS", 1000, "Consumer-group heartbeat")
     linger_ms: int = setting("KAFKA_LINGER_MS", 5, "Producer linger, trades latency for batching")
+
+    def name(self, topic: topology.Topic) -> str:
+        """The configured name of a topic the topology declares."""
+        return getattr(self, topic.setting)
 
 
 @dataclass(frozen=True)
@@ -108,9 +130,9 @@ class ModelSettings:
 class IngestSettings:
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
-    grpc_port: int = setting("INGEST_GRPC_PORT", 50051, "Ingest gRPC port (0 = any free port)")
-    metrics_port: int = setting("INGEST_METRICS_PORT", 9101, "Ingest Prometheus port (0 = any free port)")
-    group_id: str = setting("INGEST_GROUP_ID", "intentflow-ingest", "Consumer group of ingest")
+    grpc_port: int = _grpc_port(topology.SERVICE_SPECS[topology.INGEST])
+    metrics_port: int = _metrics_port(topology.SERVICE_SPECS[topology.INGEST])
+    group_id: str = _group_id(topology.SERVICE_SPECS[topology.INGEST])
     max_text_chars: int = setting("INGEST_MAX_TEXT_CHARS", 20000, "Longer posts are rejected to the DLQ")
     dedup_window_s: float = setting("INGEST_DEDUP_WINDOW_S", 86400.0, "Window for duplicate detection")
     dedup_capacity: int = setting("INGEST_DEDUP_CAPACITY", 1_000_000, "Keys kept for duplicate detection")
@@ -121,9 +143,9 @@ class ClassifySettings:
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
     model: ModelSettings = field(default_factory=ModelSettings)
-    grpc_port: int = setting("CLASSIFY_GRPC_PORT", 50052, "Classify gRPC port (0 = any free port)")
-    metrics_port: int = setting("CLASSIFY_METRICS_PORT", 9102, "Classify Prometheus port (0 = any free port)")
-    group_id: str = setting("CLASSIFY_GROUP_ID", "intentflow-classify", "Consumer group of classify")
+    grpc_port: int = _grpc_port(topology.SERVICE_SPECS[topology.CLASSIFY])
+    metrics_port: int = _metrics_port(topology.SERVICE_SPECS[topology.CLASSIFY])
+    group_id: str = _group_id(topology.SERVICE_SPECS[topology.CLASSIFY])
 
 
 @dataclass(frozen=True)
@@ -131,9 +153,9 @@ class MatchSettings:
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
     model: ModelSettings = field(default_factory=ModelSettings)
-    grpc_port: int = setting("MATCH_GRPC_PORT", 50053, "Match gRPC port (0 = any free port)")
-    metrics_port: int = setting("MATCH_METRICS_PORT", 9103, "Match Prometheus port (0 = any free port)")
-    group_id: str = setting("MATCH_GROUP_ID", "intentflow-match", "Consumer group of match")
+    grpc_port: int = _grpc_port(topology.SERVICE_SPECS[topology.MATCH])
+    metrics_port: int = _metrics_port(topology.SERVICE_SPECS[topology.MATCH])
+    group_id: str = _group_id(topology.SERVICE_SPECS[topology.MATCH])
     database_url: str = setting(
         "INTENTFLOW_DATABASE_URL", "sqlite:///var/intentflow.db", "`sqlite:///path` or `postgresql://...`")
     profiles_file: str = setting(
@@ -174,3 +196,6 @@ class ClientSettings:
         "INTENTFLOW_CLASSIFY_ADDR", "127.0.0.1:50052", "Classify API address for the CLI")
     match_address: str = setting("INTENTFLOW_MATCH_ADDR", "127.0.0.1:50053", "Match API address for the CLI")
     rep: str = setting("INTENTFLOW_REP", "", "Rep/recruiter identity for leases (default: $USER)")
+
+
+SERVICE_SETTINGS = {topology.INGEST: IngestSettings, topology.CLASSIFY: ClassifySettings, topology.MATCH: MatchSettings}

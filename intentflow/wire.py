@@ -9,7 +9,6 @@ from intentflow.v1 import post_pb2
 
 JSON = "json"
 PROTOBUF = "protobuf"
-CONTENT_TYPE = {JSON: b"application/json", PROTOBUF: b"application/x-protobuf"}
 
 
 class BadRecord(ValueError):
@@ -57,9 +56,19 @@ def decode(value: bytes, message: Message) -> Message:
     return message
 
 
-def post_key(post: post_pb2.Post) -> str:
+def post_id(network: str, native_id: str) -> str:
     """Identity of a post across the pipeline: ids are unique only within a network."""
-    return f"{post.network}:{post.id}"
+    return f"{network}:{native_id}"
+
+
+def split_post_id(identity: str) -> tuple[str, str]:
+    """(network, native id) of an identity made by `post_id`."""
+    network, _, native_id = identity.partition(":")
+    return network, native_id
+
+
+def post_key(post: post_pb2.Post) -> str:
+    return post_id(post.network, post.id)
 
 
 def timestamp(seconds: float) -> Timestamp:

@@ -1,7 +1,7 @@
 """Tokenization and lemmatization of posts (spaCy + pymorphy3).
 
-Linguistics is imported lazily: importing spaCy costs about a second, and an eager
-import here would make `python -m intentflow.nlp.linguistics` load that module twice.
+Linguistics is imported lazily: importing spaCy costs about a second, which modules that only
+need the package name should not pay.
 """
 
 from __future__ import annotations

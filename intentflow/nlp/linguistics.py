@@ -69,9 +69,3 @@ def _blank_pipeline(code: str, cache_size: int) -> Language:
     nlp = spacy.blank(code)
     nlp.add_pipe(CACHED_LEMMATIZER, config={"cache_size": cache_size})
     return nlp
-
-
-if __name__ == "__main__":
-    from intentflow.nlp.bench import main
-
-    main()

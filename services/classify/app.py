@@ -6,15 +6,15 @@ import time
 
 import grpc
 
-from intentflow.classifier import ClassifyInput, Result, SignalClassifier, load_classifier
-from intentflow.classifier.labels import TO_PROTO
 from intentflow.kafka_io import OutMessage, StreamStage
 from intentflow.metrics import RECORDS, RPCS, SIGNALS, STAGE_SECONDS
-from intentflow.prefilter import Prefilter
 from intentflow.service import dead_letter_for, serve, start_runtime
 from intentflow.settings import ClassifySettings, from_env
+from intentflow.signals import TO_PROTO
 from intentflow.v1 import classify_pb2, classify_pb2_grpc, post_pb2
 from intentflow.wire import BadRecord, decode_post, encode, post_key
+from services.classify.classifier import ClassifyInput, Result, SignalClassifier, load_classifier
+from services.classify.prefilter import Prefilter
 
 SERVICE = "classify"
 MAX_INPUTS = 256

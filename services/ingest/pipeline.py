@@ -8,7 +8,7 @@ from intentflow.settings import IngestSettings
 from intentflow.text.language import detect_language
 from intentflow.text.normalize import fingerprint, normalize_text, validate_text
 from intentflow.v1 import ingest_pb2, post_pb2
-from intentflow.wire import post_key, timestamp
+from intentflow.wire import post_id, post_key, timestamp
 from services.ingest.dedup import RecentTexts, SeenWindow
 
 LANGUAGES = {"ru", "uk", "en", "other"}
@@ -50,7 +50,7 @@ class IngestPipeline:
             kind = "same network and id" if duplicate.startswith("id:") else "same text"
             return Decision(ingest_pb2.VERDICT_DUPLICATE, f"duplicate: {kind} seen within the window")
         if post.parent_id and not post.parent_text:
-            post.parent_text = self.recent.get(f"{post.network}:{post.parent_id}") or ""
+            post.parent_text = self.recent.get(post_id(post.network, post.parent_id)) or ""
         self.recent.put(key, post.text)
         return Decision(ingest_pb2.VERDICT_ACCEPTED, post=post, seen_keys=seen_keys)
 

@@ -7,14 +7,14 @@ import time
 
 from intentflow.embedding import load_embedder
 from intentflow.kafka_io import StreamStage
-from intentflow.matching.catalog import load_catalog
 from intentflow.nlp.linguistics import Linguistics
 from intentflow.service import serve, start_runtime
 from intentflow.settings import MatchSettings, from_env
-from intentflow.store import open_store
 from intentflow.v1 import match_pb2, match_pb2_grpc
 from services.match.engine import MatchEngine
+from services.match.matching.catalog import load_catalog
 from services.match.servicer import MatchServicer
+from services.match.store import open_store
 from services.match.subscriptions import SubscriptionHub
 
 SERVICE = "match"

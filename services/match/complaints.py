@@ -4,10 +4,10 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from intentflow.matching.phrases import PhraseIndex
 from intentflow.nlp.linguistics import Linguistics
-from intentflow.store import Store
-from intentflow.store.models import Employer
+from services.match.matching.phrases import PhraseIndex
+from services.match.store import Store
+from services.match.store.models import Employer
 
 HOUR = 3600.0
 # A brand-new employer has no history; treat its usual rate as one complaint a day.

@@ -1,7 +1,9 @@
 """Store models <-> wire messages."""
 from __future__ import annotations
 
-from intentflow.store.models import (
+from intentflow.v1 import post_pb2, profiles_pb2, signals_pb2
+from intentflow.wire import post_id, post_key, seconds, split_post_id, timestamp
+from services.match.store.models import (
     KIND_LEAD,
     STATUS_CONTACTED,
     STATUS_LEASED,
@@ -16,8 +18,6 @@ from intentflow.store.models import (
     QueueItem,
     Vacancy,
 )
-from intentflow.v1 import post_pb2, profiles_pb2, signals_pb2
-from intentflow.wire import seconds, timestamp
 
 STATUS_TO_PROTO = {
     STATUS_NEW: signals_pb2.QUEUE_STATUS_NEW, STATUS_LEASED: signals_pb2.QUEUE_STATUS_LEASED,
@@ -33,16 +33,16 @@ _QUEUE_FIELDS = {
 
 
 def post_ref(post: post_pb2.Post) -> PostRef:
-    return PostRef(post_id=f"{post.network}:{post.id}", network=post.network, author=post.author, url=post.url,
+    return PostRef(post_id=post_key(post), network=post.network, author=post.author, url=post.url,
                    text=post.text, lang=post.lang, created_at=seconds(post.created_at),
-                   parent_id=f"{post.network}:{post.parent_id}" if post.parent_id else "")
+                   parent_id=post_id(post.network, post.parent_id) if post.parent_id else "")
 
 
 def to_post(ref: PostRef) -> post_pb2.Post:
-    network, _, native_id = ref.post_id.partition(":")
+    network, native_id = split_post_id(ref.post_id)
     return post_pb2.Post(id=native_id or ref.post_id, network=ref.network or network, author=ref.author,
                          url=ref.url, text=ref.text, lang=ref.lang, created_at=timestamp(ref.created_at),
-                         parent_id=ref.parent_id.partition(":")[2] if ref.parent_id else "")
+                         parent_id=split_post_id(ref.parent_id)[1] if ref.parent_id else "")
 
 
 def queue_message(item: QueueItem):

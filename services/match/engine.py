@@ -12,23 +12,23 @@ import time
 import numpy as np
 from google.protobuf.message import DecodeError
 
-from intentflow.classifier.labels import EMPLOYER_COMPLAINT, FROM_PROTO, JOB_SEEKING, PURCHASE_INTENT
 from intentflow.embedding import Embedder
 from intentflow.kafka_io import OutMessage
-from intentflow.matching.catalog import Catalog
-from intentflow.matching.phrases import pipeline_language
-from intentflow.matching.profiles import Match, profile_indexes
-from intentflow.matching.search import CandidateIndex
 from intentflow.metrics import INDEX_SIZE, RECORDS, SIGNALS, STAGE_SECONDS
 from intentflow.nlp.linguistics import Linguistics
 from intentflow.service import dead_letter_for
 from intentflow.settings import MatchSettings
-from intentflow.store import AddResult, Complaint, QueueItem, Store, complaint_id, queue_item_id
-from intentflow.store.models import KIND_CANDIDATE, KIND_LEAD, PostRef
+from intentflow.signals import EMPLOYER_COMPLAINT, FROM_PROTO, JOB_SEEKING, PURCHASE_INTENT
 from intentflow.v1 import match_pb2, post_pb2, signals_pb2
 from intentflow.wire import BadRecord, encode, timestamp
 from services.match.complaints import EmployerWatch, Spike, SpikeDetector
 from services.match.convert import complaint_message, post_ref, queue_message
+from services.match.matching.catalog import Catalog
+from services.match.matching.phrases import pipeline_language
+from services.match.matching.profiles import Match, profile_indexes
+from services.match.matching.search import CandidateIndex
+from services.match.store import AddResult, Complaint, QueueItem, Store, complaint_id, queue_item_id
+from services.match.store.models import KIND_CANDIDATE, KIND_LEAD, PostRef
 from services.match.subscriptions import SubscriptionHub
 
 SERVICE = "match"

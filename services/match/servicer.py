@@ -8,12 +8,12 @@ import time
 import grpc
 
 from intentflow.metrics import RPCS
-from intentflow.store import InvalidTransition, LeaseConflict, NotFound, StoreError
-from intentflow.store.models import KIND_CANDIDATE, KIND_LEAD, PostRef
 from intentflow.v1 import match_pb2, match_pb2_grpc, signals_pb2
 from intentflow.wire import seconds
 from services.match import convert
 from services.match.engine import MatchEngine, priority
+from services.match.store import InvalidTransition, LeaseConflict, NotFound, StoreError
+from services.match.store.models import KIND_CANDIDATE, KIND_LEAD, PostRef
 
 SERVICE = "match"
 MAX_LIMIT = 500

@@ -5,8 +5,8 @@ import grpc
 import pytest
 
 from intentflow.settings import KafkaSettings, from_env
-from intentflow.stack import LocalStack
 from intentflow.v1 import ingest_pb2_grpc, match_pb2_grpc
+from tools.stack import LocalStack
 
 PROFILES = "data/profiles/catalog.json"
 

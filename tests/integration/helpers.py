@@ -7,6 +7,7 @@ import uuid
 
 from intentflow.kafka_io import make_producer
 from intentflow.v1 import ingest_pb2, match_pb2, post_pb2, profiles_pb2
+from intentflow.wire import post_id
 
 
 def unique(prefix: str) -> str:
@@ -27,7 +28,7 @@ def eventually(check, timeout_s: float = 60, interval_s: float = 0.3):
 def produce_json(kafka, posts: list[dict]) -> None:
     producer = make_producer(kafka)
     for post in posts:
-        producer.send(kafka.topic_raw, key=f"{post.get('network')}:{post.get('id')}".encode(),
+        producer.send(kafka.topic_raw, key=post_id(post.get("network", ""), post.get("id", "")).encode(),
                       value=json.dumps(post, ensure_ascii=False).encode())
     producer.flush(30)
     producer.close()

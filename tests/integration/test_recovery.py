@@ -8,12 +8,12 @@ from pathlib import Path
 
 from kafka.structs import TopicPartition
 
-from intentflow.cli.stack import DEMO_POSTS, push_file, wait_drained
 from intentflow.kafka_io import consumer_lag, make_consumer
-from intentflow.stack import wait_serving
 from intentflow.v1 import match_pb2, profiles_pb2, signals_pb2
 from intentflow.wire import decode
 from tests.integration.helpers import all_leads, eventually, produce_json, unique
+from tools.cli.stack import DEMO_POSTS, push_file, wait_drained
+from tools.stack import wait_serving
 
 
 def test_killing_classify_mid_stream_still_yields_every_lead_exactly_once(stack, kafka, match):

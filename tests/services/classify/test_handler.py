@@ -5,12 +5,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from intentflow.classifier import load_classifier
-from intentflow.prefilter import Prefilter
 from intentflow.settings import ClassifySettings
 from intentflow.v1 import post_pb2
 from intentflow.wire import encode
 from services.classify.app import ClassifyHandler
+from services.classify.classifier import load_classifier
+from services.classify.prefilter import Prefilter
 
 
 @pytest.fixture(scope="module")

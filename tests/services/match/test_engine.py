@@ -6,13 +6,13 @@ from types import SimpleNamespace
 import pytest
 
 from intentflow.embedding import load_embedder
-from intentflow.matching.catalog import load_catalog
 from intentflow.nlp.linguistics import Linguistics
 from intentflow.settings import MatchSettings
-from intentflow.store import open_store
 from intentflow.v1 import post_pb2, signals_pb2
 from intentflow.wire import decode, timestamp
 from services.match.engine import MatchEngine
+from services.match.matching.catalog import load_catalog
+from services.match.store import open_store
 from services.match.subscriptions import SubscriptionHub
 
 NOW = 1_800_000_000.0

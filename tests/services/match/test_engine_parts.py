@@ -2,10 +2,10 @@ import queue
 
 import pytest
 
-from intentflow.store import Complaint, PostRef, open_store
 from intentflow.v1 import match_pb2, signals_pb2
 from services.match.complaints import HOUR, SpikeDetector
 from services.match.engine import priority
+from services.match.store import Complaint, PostRef, open_store
 from services.match.subscriptions import SubscriptionHub
 
 NOW = 1_800_000_000.0

@@ -1,3 +1,0 @@
-from intentflow.cli import main
-
-main()

@@ -1,0 +1,64 @@
+"""The shape of the pipeline, declared once: every topic (its key and message type) and every service
+(which topic it consumes with which consumer group, what it produces, which ports it serves).
+
+Settings take their defaults from here, the local stack starts and drains services from here, and tests
+check the README's topic table and the Kubernetes manifests against it. Names can still be overridden
+per deployment through the environment variables named below; read them through `intentflow.settings`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+INGEST = "ingest"
+CLASSIFY = "classify"
+MATCH = "match"
+SERVICES = (INGEST, CLASSIFY, MATCH)
+
+
+@dataclass(frozen=True)
+class Topic:
+    setting: str   # attribute of KafkaSettings that holds the topic's name
+    env: str
+    default: str
+    key: str
+    message: str   # protobuf message type of the value
+    doc: str
+
+
+POSTS_RAW = Topic("topic_raw", "TOPIC_POSTS_RAW", "posts.raw", "post id `network:id` (optional)",
+                  "intentflow.v1.Post", "Input posts (protobuf or proto3-JSON `Post`)")
+POSTS_CLEAN = Topic("topic_clean", "TOPIC_POSTS_CLEAN", "posts.clean", "post id `network:id`",
+                    "intentflow.v1.Post", "Validated, normalised, de-duplicated posts")
+POSTS_CLASSIFIED = Topic("topic_classified", "TOPIC_POSTS_CLASSIFIED", "posts.classified", "post id `network:id`",
+                         "intentflow.v1.ClassifiedPost", "`ClassifiedPost` with embedding")
+LEADS_SALES = Topic("topic_leads", "TOPIC_LEADS_SALES", "leads.sales", "lead id",
+                    "intentflow.v1.Lead", "`Lead` messages for sales")
+SIGNALS_HR = Topic("topic_hr", "TOPIC_SIGNALS_HR", "signals.hr", "candidate, complaint or alert id",
+                   "intentflow.v1.HrSignal", "`HrSignal` messages (candidate, complaint, alert)")
+POSTS_DLQ = Topic("topic_dlq", "TOPIC_POSTS_DLQ", "posts.dlq", "key of the rejected record",
+                  "bytes of the rejected record", "Rejected input with the reason in headers")
+TOPICS = (POSTS_RAW, POSTS_CLEAN, POSTS_CLASSIFIED, LEADS_SALES, SIGNALS_HR, POSTS_DLQ)
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    consumes: Topic
+    group_env: str
+    group_default: str
+    produces: tuple[Topic, ...]
+    grpc_service: str
+    grpc_env: str
+    grpc_port: int
+    metrics_env: str
+    metrics_port: int
+
+
+SERVICE_SPECS = {
+    INGEST: Service(INGEST, POSTS_RAW, "INGEST_GROUP_ID", "intentflow-ingest", (POSTS_CLEAN, POSTS_DLQ),
+                    "intentflow.v1.IngestService", "INGEST_GRPC_PORT", 50051, "INGEST_METRICS_PORT", 9101),
+    CLASSIFY: Service(CLASSIFY, POSTS_CLEAN, "CLASSIFY_GROUP_ID", "intentflow-classify", (POSTS_CLASSIFIED, POSTS_DLQ),
+                      "intentflow.v1.ClassifyService", "CLASSIFY_GRPC_PORT", 50052, "CLASSIFY_METRICS_PORT", 9102),
+    MATCH: Service(MATCH, POSTS_CLASSIFIED, "MATCH_GROUP_ID", "intentflow-match", (LEADS_SALES, SIGNALS_HR, POSTS_DLQ),
+                   "intentflow.v1.MatchService", "MATCH_GRPC_PORT", 50053, "MATCH_METRICS_PORT", 9103),
+}

@@ -1,0 +1,33 @@
+"""Signal classifier: spaCy lemma rules + sentence embeddings + a calibrated logistic layer."""
+from __future__ import annotations
+
+from intentflow.embedding import Embedder, load_embedder
+from intentflow.nlp.linguistics import Linguistics
+from intentflow.settings import ModelSettings
+from intentflow.signals import EMPLOYER_COMPLAINT, JOB_SEEKING, PURCHASE_INTENT, SIGNALS
+from services.classify.classifier.features import ClassifyInput, FeatureBuilder
+from services.classify.classifier.model import Result, SignalClassifier, TrainedModel, Verdict
+from services.classify.classifier.rules import RuleEngine
+
+
+def build_features(settings: ModelSettings, embedder: Embedder | None = None) -> FeatureBuilder:
+    embedder = embedder or load_embedder(settings.embedder, settings.encoder_threads)
+    return FeatureBuilder(embedder, RuleEngine(Linguistics()))
+
+
+def load_classifier(settings: ModelSettings, embedder: Embedder | None = None) -> SignalClassifier:
+    thresholds = {PURCHASE_INTENT: settings.threshold_purchase, JOB_SEEKING: settings.threshold_job,
+                  EMPLOYER_COMPLAINT: settings.threshold_complaint}
+    model = TrainedModel.load(settings.classifier_path)
+    return SignalClassifier(build_features(settings, embedder), model, thresholds)
+
+
+__all__ = [
+    "SIGNALS",
+    "ClassifyInput",
+    "Result",
+    "SignalClassifier",
+    "Verdict",
+    "build_features",
+    "load_classifier",
+]

@@ -1,0 +1,60 @@
+"""A cheap first stage that rules posts out before the sentence encoder.
+
+Most posts in a real stream carry no signal, and the encoder costs ~10x more per post than everything
+else in classify. This stage scores "any signal at all" from hashed character n-grams alone (no
+tokeniser, no encoder) with a logistic model, and lets a post skip the full classifier only when that
+score is below a threshold chosen on out-of-fold training predictions to keep a recall target of the
+positives (services/classify/training/prefilter.py). The recall it really keeps is measured by
+`intentflow eval prefilter` and reported with the benchmark.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sklearn.feature_extraction.text import HashingVectorizer
+
+HASH_BITS = 18
+_VECTORIZER = HashingVectorizer(analyzer="char_wb", ngram_range=(2, 5), n_features=2 ** HASH_BITS,
+                                alternate_sign=False, norm="l2", lowercase=True)
+
+
+def design(texts: list[str], parents: list[str]):
+    # The parent is part of the evidence for a comment ("+1, тоже ищу"), so it is scored with it.
+    return _VECTORIZER.transform([f"{t} \n {p}" if p else t for t, p in zip(texts, parents)])
+
+
+@dataclass
+class Prefilter:
+    coef: np.ndarray       # (2**HASH_BITS,)
+    intercept: float
+    threshold: float
+    oof_recall: float
+    oof_pass_rate: float
+
+    def scores(self, texts: list[str], parents: list[str] | None = None) -> np.ndarray:
+        parents = parents or [""] * len(texts)
+        z = design(texts, parents) @ self.coef + self.intercept
+        return 1.0 / (1.0 + np.exp(-z))
+
+    def passes(self, texts: list[str], parents: list[str] | None = None) -> np.ndarray:
+        """True where the post may carry a signal and must go through the full classifier."""
+        return self.scores(texts, parents) >= self.threshold
+
+    def save(self, path: str | Path) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(path, coef=self.coef.astype(np.float32))
+        path.with_suffix(".json").write_text(json.dumps({
+            "intercept": self.intercept, "threshold": self.threshold, "oof_recall": self.oof_recall,
+            "oof_pass_rate": self.oof_pass_rate}))
+
+    @classmethod
+    def load(cls, path: str | Path) -> Prefilter:
+        path = Path(path)
+        if not path.exists():
+            raise FileNotFoundError(f"prefilter model {path} not found: run `make model` (or `intentflow train`)")
+        meta = json.loads(path.with_suffix(".json").read_text())
+        return cls(coef=np.load(path)["coef"].astype(np.float32), **meta)

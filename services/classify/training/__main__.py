@@ -1,0 +1,3 @@
+from services.classify.training.train import main
+
+main()

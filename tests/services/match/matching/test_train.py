@@ -1,0 +1,40 @@
+"""Fitting the match scorer with the real encoder: deterministic, reproducible, and never on dev."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from services.match.training import train
+from services.match.matching.scorer import SCORER_PATH
+
+
+def test_top1_counts_a_null_gold_right_only_when_nothing_passes():
+    rows = train.Rows(x=np.zeros((4, 1)), y=np.array([1, 0, 0, 0]), post=np.array([0, 0, 1, 1]),
+                      ids=["a", "b", "a", "b"], gold=["a", None])
+    assert train.top1(rows, np.array([0.9, 0.2, 0.3, 0.1]), 0.5) == 1.0
+    assert train.top1(rows, np.array([0.9, 0.2, 0.6, 0.1]), 0.5) == 0.5   # the null post matched "a"
+    assert train.top1(rows, np.array([0.4, 0.2, 0.3, 0.1]), 0.5) == 0.5   # the gold "a" did not pass
+
+
+def test_plateau_middle_takes_the_widest_best_run():
+    grid = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
+    assert train.plateau_middle([0.5, 0.9, 0.7, 0.9, 0.9, 0.9], grid) == (0.5, 0.9)
+
+
+def test_a_changed_weight_or_threshold_is_a_different_fit():
+    entry = {"features": ["cosine"], "weights": [1.0], "bias": -1.0, "threshold": 0.3, "notes": {"C": 1.0}}
+    assert train._same_fit({"product": entry}, {"product": dict(entry, weights=[1.00001])})
+    assert not train._same_fit({"product": entry}, {"product": dict(entry, weights=[1.01])})
+    assert not train._same_fit({"product": entry}, {"product": dict(entry, threshold=0.31)})
+    assert not train._same_fit({"product": entry}, {})
+
+
+def test_training_refuses_the_dev_file():
+    with pytest.raises(SystemExit):
+        train.main(["--data", "data/match/dev.jsonl"])
+
+
+def test_shipped_scorer_is_what_the_training_files_give(capsys):
+    """Refit from data/match/train_*.jsonl: the committed scorer.json again (weights to 1e-4), so the
+    shipped weights are reproducible and stale weights (after a data or feature change) fail here."""
+    assert train.main(["--check", "--out", str(SCORER_PATH)]) == 0, capsys.readouterr().err

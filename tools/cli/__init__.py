@@ -1,0 +1,176 @@
+"""The `intentflow` command."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import grpc
+
+from intentflow.settings import ClientSettings, from_env
+
+SIGNAL_HELP = "one of contacted, won, lost, not_a_lead"
+
+
+def _serve(args) -> int:
+    import importlib
+    importlib.import_module(f"services.{args.service}.app").main()
+    return 0
+
+
+def _config(args) -> int:
+    from intentflow.settings import ClassifySettings, IngestSettings, MatchSettings, describe
+    from tools.cli.tables import print_table
+    rows = {}
+    for cls in (IngestSettings, ClassifySettings, MatchSettings, ClientSettings):
+        for row in describe(cls):
+            rows.setdefault(row[0], row)
+    if args.markdown:
+        print("| variable | default | meaning |\n| --- | --- | --- |")
+        for name, default, doc in rows.values():
+            print(f"| `{name}` | `{default}` | {doc} |")
+    else:
+        print_table(("variable", "default", "meaning"), list(rows.values()))
+    return 0
+
+
+def _queue_args(p: argparse.ArgumentParser, profile: str) -> None:
+    p.add_argument(f"--{profile}", action="append", help=f"{profile} id (repeatable)")
+    p.add_argument("--lang", action="append", help="ru, uk, en (repeatable)")
+    p.add_argument("--limit", type=int, default=10)
+    p.add_argument("--owner", help="rep identity (default INTENTFLOW_REP or $USER)")
+    p.add_argument("--json", action="store_true", help="one proto3-JSON object per line")
+
+
+def parser() -> argparse.ArgumentParser:
+    from tools.cli import evaluation, queues, stack
+    root = argparse.ArgumentParser(prog="intentflow", description=__doc__)
+    sub = root.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="run one service")
+    p.add_argument("service", choices=("ingest", "classify", "match"))
+    p.set_defaults(func=_serve)
+    p = sub.add_parser("run", help="embedded broker + SQLite + the three services, until Ctrl-C")
+    p.add_argument("--workdir", default="var")
+    p.set_defaults(func=stack.run)
+    p = sub.add_parser("demo", help="push the shipped sample through the embedded stack and print the results")
+    p.add_argument("--file", default=str(stack.DEMO_POSTS))
+    p.add_argument("--workdir", default="var")
+    p.add_argument("--timeout", type=float, default=600)
+    p.set_defaults(func=stack.demo)
+    p = sub.add_parser("push", help="produce a JSONL file of posts into posts.raw")
+    p.add_argument("file")
+    p.add_argument("--topic")
+    p.set_defaults(func=stack.push)
+    p = sub.add_parser("config", help="print every environment variable with its default")
+    p.add_argument("--markdown", action="store_true")
+    p.set_defaults(func=_config)
+    p = sub.add_parser("train", help="train the classifier from data/classify/train_*.jsonl")
+    p.add_argument("--data", action="append", help="training JSONL (repeatable; default the shipped corpus)")
+    p.add_argument("--out", help="model path (default INTENTFLOW_CLASSIFIER)")
+    p.set_defaults(func=evaluation.train_command)
+
+    p = sub.add_parser("bench", help="benchmarks; writes bench/results/latest.json and prints a Markdown table")
+    p.add_argument("--quick", action="store_true", help="about one minute instead of up to ten")
+    p.add_argument("--posts", type=int, default=0, help="end-to-end posts (default 20000, quick 2000)")
+    p.add_argument("--out", default="bench/results/latest.json")
+    p.set_defaults(func=lambda a: __import__("tools.bench", fromlist=["main"]).main(a))
+
+    ev = sub.add_parser("eval", help="evaluate the classifier or the matcher in-process").add_subparsers(
+        dest="what", required=True)
+    p = ev.add_parser("classify")
+    p.add_argument("--data", required=True)
+    p.add_argument("--baseline", choices=("keywords",))
+    p.add_argument("--confusion", action="store_true", help="also print false positives per look-alike kind")
+    p.add_argument("--reliability", action="store_true", help="also print calibration bins and ECE")
+    p.set_defaults(func=evaluation.eval_classify)
+    p = ev.add_parser("prefilter", help="pass rate and recall of the cheap first stage")
+    p.add_argument("--data", required=True)
+    p.set_defaults(func=evaluation.eval_prefilter)
+    p = ev.add_parser("match")
+    p.add_argument("--profiles", required=True)
+    p.add_argument("--data", required=True)
+    p.set_defaults(func=evaluation.eval_match)
+
+    leads = sub.add_parser("leads", help="the sales queue").add_subparsers(dest="action", required=True)
+    p = leads.add_parser("pull", help="lease the best available leads")
+    _queue_args(p, "product")
+    p.add_argument("--min-score", type=float, default=0.0)
+    p.add_argument("--lease", type=int, default=0, help="lease seconds (default: service setting)")
+    p.add_argument("--unmatched", action="store_true", help="also leads that matched no product")
+    p.set_defaults(func=queues.leads_pull)
+    for name, func in (("ack", queues.leads_ack), ("release", queues.leads_release)):
+        p = leads.add_parser(name)
+        p.add_argument("id")
+        if name == "ack":
+            p.add_argument("--outcome", required=True, choices=list(queues.OUTCOMES), help=SIGNAL_HELP)
+            p.add_argument("--note", default="")
+        p.add_argument("--owner")
+        p.add_argument("--json", action="store_true")
+        p.set_defaults(func=func)
+    p = leads.add_parser("list")
+    _queue_args(p, "product")
+    p.add_argument("--status", action="append", choices=("new", "leased", "contacted", "won", "lost", "not_a_lead"))
+    p.add_argument("--unmatched", action="store_true")
+    p.set_defaults(func=queues.leads_list)
+    p = leads.add_parser("funnel")
+    p.add_argument("--product")
+    p.add_argument("--days", type=float, default=0)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=queues.leads_funnel)
+
+    cands = sub.add_parser("candidates", help="the HR queue and recruiter search").add_subparsers(
+        dest="action", required=True)
+    p = cands.add_parser("pull")
+    _queue_args(p, "vacancy")
+    p.add_argument("--min-score", type=float, default=0.0)
+    p.add_argument("--lease", type=int, default=0)
+    p.set_defaults(func=queues.candidates_pull)
+    p = cands.add_parser("ack")
+    p.add_argument("id")
+    p.add_argument("--outcome", required=True, choices=list(queues.OUTCOMES))
+    p.add_argument("--note", default="")
+    p.add_argument("--owner")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=queues.candidates_ack)
+    p = cands.add_parser("search", help="semantic search over job-seeking posts")
+    p.add_argument("query", nargs="?")
+    p.add_argument("--vacancy", help="use a vacancy profile as the query")
+    p.add_argument("--lang", action="append")
+    p.add_argument("--location", action="append", help="word that must appear (repeatable)")
+    p.add_argument("--days", type=float, default=0, help="only posts from the last N days")
+    p.add_argument("--top", type=int, default=10)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=queues.candidates_search)
+
+    comp = sub.add_parser("complaints", help="employer complaints").add_subparsers(dest="action", required=True)
+    p = comp.add_parser("list")
+    p.add_argument("--employer")
+    p.add_argument("--days", type=float, default=0)
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=queues.complaints_list)
+
+    prof = sub.add_parser("profiles", help="products, vacancies, employers").add_subparsers(
+        dest="action", required=True)
+    p = prof.add_parser("import", help="bulk import from JSON or YAML")
+    p.add_argument("file")
+    p.set_defaults(func=queues.profiles_import)
+    return root
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    settings = from_env(ClientSettings)
+    try:
+        code = args.func(args, settings) if args.func.__code__.co_argcount == 2 else args.func(args)
+    except grpc.RpcError as exc:
+        print(f"intentflow: {exc.code().name}: {exc.details()}", file=sys.stderr)
+        code = 2
+    except (ValueError, OSError, TimeoutError) as exc:
+        print(f"intentflow: {exc}", file=sys.stderr)
+        code = 2
+    sys.exit(code or 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""`intentflow train`, `eval classify` and `eval match`: in-process, no services needed."""
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+
+from intentflow.settings import ModelSettings, from_env
+from intentflow.signals import SIGNALS
+from intentflow.text.language import detect_language
+from services.classify.classifier import load_classifier
+from services.classify.prefilter import Prefilter
+from services.classify.training.baseline import KeywordBaseline
+from services.classify.training.corpus import load_examples
+from services.classify.training.evaluate import evaluate, print_evaluation, print_reliability
+from services.classify.training.train import train_all
+from services.match.training.evaluate import run as run_match_evaluation
+
+BATCH = 128
+
+
+def train_command(args) -> int:
+    train_all(args.data, args.out)
+    return 0
+
+
+def eval_prefilter(args) -> int:
+    """How much of the dev data the first stage lets through, and how many positives it loses."""
+    prefilter = Prefilter.load(from_env(ModelSettings).prefilter_path)
+    examples = load_examples([args.data])
+    passed = prefilter.passes([e.text for e in examples], [e.parent_text for e in examples])
+    positive = np.array([bool(e.labels) for e in examples])
+    print(f"prefilter threshold={prefilter.threshold:.3f} posts={len(examples)} pass_rate={passed.mean():.3f} "
+          f"negatives_passed={passed[~positive].mean() if (~positive).any() else 0:.3f} "
+          f"recall={passed[positive].mean() if positive.any() else 0:.3f}")
+    return 0
+
+
+def eval_classify(args) -> int:
+    examples = load_examples([args.data])
+    langs = [e.lang or detect_language(e.text) for e in examples]
+    if args.baseline == "keywords":
+        baseline = KeywordBaseline()
+        predictions = [baseline.predict(e.text) for e in examples]
+    else:
+        classifier = load_classifier(from_env(ModelSettings))
+        predictions, probabilities = [], []
+        started = time.perf_counter()
+        for start in range(0, len(examples), BATCH):
+            for result in classifier.classify([e.as_input() for e in examples[start:start + BATCH]]):
+                predictions.append({v.signal for v in result.verdicts if v.positive})
+                probabilities.append([result.probability(s) for s in SIGNALS])
+        print(f"# classified {len(examples)} posts in {time.perf_counter() - started:.1f}s", file=sys.stderr)
+        if args.reliability:
+            print_reliability(np.array(probabilities), examples, sys.stdout)
+    print_evaluation(evaluate(examples, predictions, langs), sys.stdout, confusion=args.confusion)
+    return 0
+
+
+def eval_match(args) -> int:
+    run_match_evaluation(args.profiles, args.data, "all", sys.stdout)
+    return 0

@@ -1,0 +1,141 @@
+"""Rep and recruiter commands over the MatchService API: leads, candidates, complaints, profiles."""
+from __future__ import annotations
+
+import getpass
+import sys
+from datetime import UTC, datetime
+
+import grpc
+
+from intentflow.settings import ClientSettings
+from intentflow.v1 import match_pb2, match_pb2_grpc
+from intentflow.wire import timestamp
+from services.match import convert
+from services.match.matching.catalog import load_catalog
+from tools.cli.tables import clip, print_json, print_table
+
+OUTCOMES = {"contacted": match_pb2.OUTCOME_CONTACTED, "won": match_pb2.OUTCOME_WON,
+            "lost": match_pb2.OUTCOME_LOST, "not_a_lead": match_pb2.OUTCOME_NOT_A_LEAD}
+
+
+def stub(settings: ClientSettings) -> match_pb2_grpc.MatchServiceStub:
+    return match_pb2_grpc.MatchServiceStub(grpc.insecure_channel(settings.match_address))
+
+
+def rep(args, settings: ClientSettings) -> str:
+    return args.owner or settings.rep or getpass.getuser()
+
+
+def _when(ts) -> str:
+    return datetime.fromtimestamp(ts.seconds, UTC).strftime("%Y-%m-%d %H:%M") if ts.seconds else ""
+
+
+def _queue_rows(items, profile_field: str, probability_field: str):
+    return [(getattr(i, profile_field) or "(unmatched)", i.lead_id if hasattr(i, "lead_id") else i.candidate_id,
+             f"{i.priority:.2f}", f"{getattr(i, probability_field):.2f}", f"{i.match_score:.2f}", i.post.lang,
+             _when(i.post.created_at), clip(i.post.text, 70)) for i in items]
+
+
+def print_leads(leads, as_json: bool) -> None:
+    if as_json:
+        return print_json(leads)
+    print_table(("product", "lead", "priority", "intent", "score", "lang", "posted", "text"),
+                _queue_rows(leads, "product_id", "intent_probability"))
+
+
+def print_candidates(candidates, as_json: bool) -> None:
+    if as_json:
+        return print_json(candidates)
+    print_table(("vacancy", "candidate", "priority", "p(job)", "score", "lang", "posted", "text"),
+                _queue_rows(candidates, "vacancy_id", "job_seeking_probability"))
+
+
+def leads_pull(args, settings):
+    response = stub(settings).PullLeads(match_pb2.PullLeadsRequest(
+        owner=rep(args, settings), product_ids=args.product or [], languages=args.lang or [], limit=args.limit,
+        min_score=args.min_score, lease_seconds=args.lease, include_unmatched=args.unmatched))
+    print_leads(response.leads, args.json)
+
+
+def leads_ack(args, settings):
+    lead = stub(settings).AckLead(match_pb2.AckRequest(id=args.id, owner=rep(args, settings),
+                                                       outcome=OUTCOMES[args.outcome], note=args.note))
+    print_leads([lead], args.json)
+
+
+def leads_release(args, settings):
+    print_leads([stub(settings).ReleaseLead(match_pb2.ReleaseRequest(id=args.id, owner=rep(args, settings)))],
+                args.json)
+
+
+def leads_list(args, settings):
+    statuses = [convert.STATUS_TO_PROTO[s] for s in args.status or []]
+    response = stub(settings).ListLeads(match_pb2.ListQueueRequest(
+        profile_ids=args.product or [], statuses=statuses, languages=args.lang or [], page_size=args.limit,
+        include_unmatched=args.unmatched))
+    print_leads(response.leads, args.json)
+
+
+def leads_funnel(args, settings):
+    request = match_pb2.GetFunnelRequest(product_id=args.product or "")
+    if args.days:
+        request.since.CopyFrom(timestamp(datetime.now(UTC).timestamp() - args.days * 86400))
+    funnel = stub(settings).GetFunnel(request)
+    if args.json:
+        return print_json([funnel])
+    print_table(("product", "leads", "contacted", "won", "lost", "not_a_lead", "rep_precision"),
+                [(funnel.product_id or "(all)", funnel.leads, funnel.contacted, funnel.won, funnel.lost,
+                  funnel.not_a_lead, f"{funnel.rep_precision:.2f}")])
+
+
+def candidates_pull(args, settings):
+    response = stub(settings).PullCandidates(match_pb2.PullCandidatesRequest(
+        owner=rep(args, settings), vacancy_ids=args.vacancy or [], languages=args.lang or [], limit=args.limit,
+        min_score=args.min_score, lease_seconds=args.lease))
+    print_candidates(response.candidates, args.json)
+
+
+def candidates_ack(args, settings):
+    candidate = stub(settings).AckCandidate(match_pb2.AckRequest(
+        id=args.id, owner=rep(args, settings), outcome=OUTCOMES[args.outcome], note=args.note))
+    print_candidates([candidate], args.json)
+
+
+def candidates_search(args, settings):
+    request = match_pb2.SearchCandidatesRequest(query=args.query or "", vacancy_id=args.vacancy or "",
+                                                languages=args.lang or [], location_words=args.location or [],
+                                                top_k=args.top)
+    if args.days:
+        request.since.CopyFrom(timestamp(datetime.now(UTC).timestamp() - args.days * 86400))
+    hits = stub(settings).SearchCandidates(request).hits
+    if args.json:
+        return print_json(hits)
+    print_table(("score", "p(job)", "lang", "posted", "author", "text"),
+                [(f"{h.score:.3f}", f"{h.candidate.job_seeking_probability:.2f}", h.candidate.post.lang,
+                  _when(h.candidate.post.created_at), h.candidate.post.author, clip(h.candidate.post.text, 80))
+                 for h in hits])
+
+
+def complaints_list(args, settings):
+    request = match_pb2.ListComplaintsRequest(employer_id=args.employer or "", limit=args.limit)
+    if args.days:
+        request.since.CopyFrom(timestamp(datetime.now(UTC).timestamp() - args.days * 86400))
+    complaints = stub(settings).ListComplaints(request).complaints
+    if args.json:
+        return print_json(complaints)
+    print_table(("employer", "p", "lang", "posted", "text"),
+                [(c.employer_id or "(unknown)", f"{c.probability:.2f}", c.post.lang, _when(c.post.created_at),
+                  clip(c.post.text, 90)) for c in complaints])
+
+
+def profiles_import(args, settings):
+    catalog = load_catalog(args.file)
+    client = stub(settings)
+    for product in catalog.products:
+        client.UpsertProduct(convert.product_to_proto(product))
+    for vacancy in catalog.vacancies:
+        client.UpsertVacancy(convert.vacancy_to_proto(vacancy))
+    for employer in catalog.employers:
+        client.UpsertEmployer(convert.employer_to_proto(employer))
+    print(f"imported {len(catalog.products)} products, {len(catalog.vacancies)} vacancies, "
+          f"{len(catalog.employers)} employers from {args.file}", file=sys.stderr)
