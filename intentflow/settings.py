@@ -124,6 +124,12 @@ class ModelSettings:
     threshold_job: float = setting("THRESHOLD_JOB_SEEKING", -1.0, "Decision threshold; -1 uses the trained one")
     threshold_complaint: float = setting(
         "THRESHOLD_EMPLOYER_COMPLAINT", -1.0, "Decision threshold; -1 uses the trained one")
+    stream_gate: bool = setting(
+        "CLASSIFY_STREAM_GATE", True, "Confirm verdicts with the gate trained on real chatter (see README, Quality)")
+    gate_path: str = setting("INTENTFLOW_STREAM_GATE", "models/gate.npz", "Trained stream gate")
+    operating_points: str = setting(
+        "CLASSIFY_OPERATING_POINTS", "",
+        "Gate thresholds per signal and language, e.g. `purchase_intent=0.7,job_seeking.uk=0.5` (empty = trained)")
 
 
 @dataclass(frozen=True)

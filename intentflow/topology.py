@@ -62,3 +62,21 @@ SERVICE_SPECS = {
     MATCH: Service(MATCH, POSTS_CLASSIFIED, "MATCH_GROUP_ID", "intentflow-match", (LEADS_SALES, SIGNALS_HR, POSTS_DLQ),
                    "intentflow.v1.MatchService", "MATCH_GRPC_PORT", 50053, "MATCH_METRICS_PORT", 9103),
 }
+
+
+def producers_of(topic: Topic) -> list[str]:
+    return [s.name for s in SERVICE_SPECS.values() if topic in s.produces]
+
+
+def consumers_of(topic: Topic) -> list[Service]:
+    return [s for s in SERVICE_SPECS.values() if s.consumes == topic]
+
+
+def markdown_table() -> str:
+    """The README's topic table (default names; `intentflow config --topics` prints it)."""
+    rows = ["| topic | key | value | written by | read by (consumer group) |", "| --- | --- | --- | --- | --- |"]
+    for topic in TOPICS:
+        writers = ", ".join(producers_of(topic)) or "crawlers, `intentflow push`"
+        readers = ", ".join(f"{s.name} (`{s.group_default}`)" for s in consumers_of(topic)) or "other systems"
+        rows.append(f"| `{topic.default}` | {topic.key} | `{topic.message}` | {writers} | {readers} |")
+    return "\n".join(rows)

@@ -6,7 +6,7 @@ family first (Cyrillic, Latin, other scripts), so a Russian post full of English
 brand names stays Russian, and then per language inside the winning family, so
 Surzhyk with a few Russian words stays Ukrainian. Per-word votes are memoised
 because the vocabulary of posts repeats heavily (throughput on one core is printed
-by `python -m intentflow.nlp.linguistics --bench`).
+by `python -m tools.nlp_bench`).
 """
 
 from __future__ import annotations

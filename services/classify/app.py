@@ -6,6 +6,7 @@ import time
 
 import grpc
 
+from intentflow import topology
 from intentflow.kafka_io import OutMessage, StreamStage
 from intentflow.metrics import RECORDS, RPCS, SIGNALS, STAGE_SECONDS
 from intentflow.service import dead_letter_for, serve, start_runtime
@@ -16,7 +17,7 @@ from intentflow.wire import BadRecord, decode_post, encode, post_key
 from services.classify.classifier import ClassifyInput, Result, SignalClassifier, load_classifier
 from services.classify.prefilter import Prefilter
 
-SERVICE = "classify"
+SERVICE = topology.CLASSIFY
 MAX_INPUTS = 256
 MAX_TEXT_CHARS = 20000
 log = logging.getLogger(__name__)

@@ -5,6 +5,7 @@ import logging
 
 import grpc
 
+from intentflow import topology
 from intentflow.kafka_io import OutMessage, StreamStage, make_producer, send_all
 from intentflow.metrics import RECORDS, RPCS
 from intentflow.service import dead_letter_for, serve, start_runtime
@@ -13,7 +14,7 @@ from intentflow.v1 import ingest_pb2, ingest_pb2_grpc
 from intentflow.wire import BadRecord, decode_post, encode, post_key
 from services.ingest.pipeline import Decision, IngestPipeline
 
-SERVICE = "ingest"
+SERVICE = topology.INGEST
 MAX_BATCH = 1000
 OUTCOME = {ingest_pb2.VERDICT_ACCEPTED: "accepted", ingest_pb2.VERDICT_DUPLICATE: "duplicate",
            ingest_pb2.VERDICT_REJECTED: "rejected"}

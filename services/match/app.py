@@ -5,26 +5,28 @@ import logging
 import threading
 import time
 
+from intentflow import topology
 from intentflow.embedding import load_embedder
 from intentflow.kafka_io import StreamStage
 from intentflow.nlp.linguistics import Linguistics
 from intentflow.service import serve, start_runtime
 from intentflow.settings import MatchSettings, from_env
 from intentflow.v1 import match_pb2, match_pb2_grpc
+from services.match.application import MatchApplication
 from services.match.engine import MatchEngine
 from services.match.matching.catalog import load_catalog
 from services.match.servicer import MatchServicer
 from services.match.store import open_store
 from services.match.subscriptions import SubscriptionHub
 
-SERVICE = "match"
+SERVICE = topology.MATCH
 PRUNE_EVERY_S = 3600
 SAVE_EVERY_S = 300
 UPGRADE_CHECK_EVERY_S = 60
 log = logging.getLogger(__name__)
 
 
-def housekeeping(engine: MatchEngine, running: threading.Event) -> threading.Thread:
+def housekeeping(app: MatchApplication, running: threading.Event) -> threading.Thread:
     """Prune expired job posts and checkpoint the candidate index now and then."""
     def loop() -> None:
         ticks = 0
@@ -32,11 +34,11 @@ def housekeeping(engine: MatchEngine, running: threading.Event) -> threading.Thr
             time.sleep(1)
             ticks += 1
             if ticks % UPGRADE_CHECK_EVERY_S == 0:
-                engine.maybe_upgrade_index()
+                app.candidates.maybe_upgrade()
             if ticks % SAVE_EVERY_S == 0:
-                engine.candidates.save()
+                app.candidates.save()
             if ticks % PRUNE_EVERY_S == 0:
-                engine.prune()
+                app.prune()
     thread = threading.Thread(target=loop, name="match-housekeeping", daemon=True)
     thread.start()
     return thread
@@ -45,7 +47,7 @@ def housekeeping(engine: MatchEngine, running: threading.Event) -> threading.Thr
 def main() -> None:
     settings = from_env(MatchSettings)
     runtime = start_runtime(SERVICE, settings.server, settings.grpc_port, settings.metrics_port)
-    servicer = MatchServicer(settings.lease_seconds, runtime.running)
+    servicer = MatchServicer(runtime.running)
     runtime.add_service(match_pb2.DESCRIPTOR.services_by_name["MatchService"].full_name,
                         lambda server: match_pb2_grpc.add_MatchServiceServicer_to_server(servicer, server))
     state: dict = {}
@@ -53,19 +55,19 @@ def main() -> None:
     def load() -> StreamStage:
         store = open_store(settings.database_url)
         embedder = load_embedder(settings.model.embedder, settings.model.encoder_threads)
-        engine = MatchEngine(settings, store, embedder, Linguistics(), SubscriptionHub())
+        app = MatchApplication(settings, store, embedder, Linguistics(), SubscriptionHub())
         if settings.profiles_file:
-            engine.import_catalog(load_catalog(settings.profiles_file))
-        engine.load()
-        state["engine"] = servicer.engine = engine
-        housekeeping(engine, runtime.running)
+            app.import_catalog(load_catalog(settings.profiles_file))
+        app.load()
+        state["app"] = servicer.app = app
+        housekeeping(app, runtime.running)
+        engine = MatchEngine(app)
         return StreamStage(SERVICE, settings.kafka, settings.group_id, settings.kafka.topic_classified,
                            engine.process, runtime.running, engine.dead_letter)
 
     def on_stop() -> None:
-        engine = state.get("engine")
-        if engine:
-            engine.candidates.save()
-            engine.store.close()
+        app = state.get("app")
+        if app:
+            app.close()
 
     serve(runtime, settings.kafka, load, on_stop=on_stop)

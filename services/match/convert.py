@@ -1,16 +1,15 @@
 """Store models <-> wire messages."""
 from __future__ import annotations
 
-from intentflow.v1 import post_pb2, profiles_pb2, signals_pb2
+from typing import TYPE_CHECKING
+
+from intentflow.v1 import match_pb2, post_pb2, profiles_pb2, signals_pb2
 from intentflow.wire import post_id, post_key, seconds, split_post_id, timestamp
 from services.match.store.models import (
+    KIND_CANDIDATE,
     KIND_LEAD,
-    STATUS_CONTACTED,
-    STATUS_LEASED,
-    STATUS_LOST,
-    STATUS_NEW,
-    STATUS_NOT_A_LEAD,
-    STATUS_WON,
+    OUTCOMES,
+    STATUSES,
     Complaint,
     Employer,
     PostRef,
@@ -19,16 +18,19 @@ from services.match.store.models import (
     Vacancy,
 )
 
-STATUS_TO_PROTO = {
-    STATUS_NEW: signals_pb2.QUEUE_STATUS_NEW, STATUS_LEASED: signals_pb2.QUEUE_STATUS_LEASED,
-    STATUS_CONTACTED: signals_pb2.QUEUE_STATUS_CONTACTED, STATUS_WON: signals_pb2.QUEUE_STATUS_WON,
-    STATUS_LOST: signals_pb2.QUEUE_STATUS_LOST, STATUS_NOT_A_LEAD: signals_pb2.QUEUE_STATUS_NOT_A_LEAD,
-}
+if TYPE_CHECKING:  # the CLI imports this module too and should not pay for loading FAISS
+    from services.match.candidates import CandidateHit
+
+# The proto enums spell the store's status names in capitals, so the mappings are derived from the store's
+# constants; a status the proto lacks fails here, at import, instead of on the first message that has it.
+STATUS_TO_PROTO = {s: signals_pb2.QueueStatus.Value(f"QUEUE_STATUS_{s.upper()}") for s in STATUSES}
 STATUS_FROM_PROTO = {v: k for k, v in STATUS_TO_PROTO.items()}
+OUTCOME_TO_PROTO = {o: match_pb2.Outcome.Value(f"OUTCOME_{o.upper()}") for o in OUTCOMES}
+OUTCOME_FROM_PROTO = {v: k for k, v in OUTCOME_TO_PROTO.items()}
 # Lead and CandidateSignal share one shape; only these field names differ.
 _QUEUE_FIELDS = {
     KIND_LEAD: (signals_pb2.Lead, "lead_id", "product_id", "intent_probability"),
-    "candidate": (signals_pb2.CandidateSignal, "candidate_id", "vacancy_id", "job_seeking_probability"),
+    KIND_CANDIDATE: (signals_pb2.CandidateSignal, "candidate_id", "vacancy_id", "job_seeking_probability"),
 }
 
 
@@ -57,6 +59,26 @@ def queue_message(item: QueueItem):
     if item.lease_expires_at:
         message.lease_expires_at.CopyFrom(timestamp(item.lease_expires_at))
     return message
+
+
+def optional_seconds(message, field: str) -> float | None:
+    """An optional Timestamp field as epoch seconds; None when the caller left it unset."""
+    return seconds(getattr(message, field)) if message.HasField(field) else None
+
+
+def evidence_lines(verdict: post_pb2.Classification) -> list[str]:
+    return [f"{e.rule}: {e.text}" for e in verdict.evidence]
+
+
+def candidate_hit(hit: CandidateHit) -> match_pb2.CandidateHit:
+    signal = signals_pb2.CandidateSignal(
+        candidate_id=f"jobpost_{hit.job_id}", post=to_post(hit.post), job_seeking_probability=hit.probability,
+        match_score=hit.score, priority=hit.priority)
+    return match_pb2.CandidateHit(candidate=signal, score=hit.score)
+
+
+def funnel_message(product_id: str, funnel: dict) -> match_pb2.Funnel:
+    return match_pb2.Funnel(product_id=product_id, **funnel)
 
 
 def complaint_message(complaint: Complaint) -> signals_pb2.ComplaintSignal:

@@ -5,6 +5,7 @@ import queue
 import threading
 from dataclasses import dataclass
 
+from intentflow import topology
 from intentflow.metrics import RECORDS
 from intentflow.v1 import match_pb2
 
@@ -48,7 +49,7 @@ class SubscriptionHub:
                     sub.events.put_nowait(event)
                 except queue.Full:
                     # A stalled client must not stall the pipeline; it can catch up with ListLeads.
-                    RECORDS.labels("match", "subscriber_dropped").inc()
+                    RECORDS.labels(topology.MATCH, "subscriber_dropped").inc()
 
     def __len__(self) -> int:
         return len(self._subs)

@@ -1,6 +1,10 @@
 """`intentflow bench` / `make bench`: throughput, latency and scale, measured against the encoder's limit.
 
+The stream (corpus.py): real public posts from data/real/chatter (ru, uk, en) with written positives injected,
+one per `--prevalence` posts (default 200); `--corpus written` uses the hand-written corpora instead.
+
 Parts, in the order they run (each one's module says what exactly it measures):
+  0. firststage.py the first stage's pass rate on the stream (the share of posts that reach the encoder)
   1. encoder.py   the configured embedder alone: the ceiling for the pipeline
   5. scale.py     candidate search at 100k / 1M vectors drawn around part 1's embeddings (in-process,
                   before the stack starts, so the 2 cores are not shared)
@@ -21,7 +25,7 @@ from dataclasses import dataclass
 
 from intentflow.embedding import load_embedder
 from intentflow.settings import KafkaSettings, from_env
-from tools.bench import api, corpus, encoder, pipeline, report, scale, stages
+from tools.bench import api, corpus, encoder, firststage, pipeline, report, scale, stages
 from tools.bench.progress import Progress
 
 DEFAULT_POSTS, QUICK_POSTS = 20_000, 2_000
@@ -31,6 +35,8 @@ DEFAULT_POSTS, QUICK_POSTS = 20_000, 2_000
 class BenchConfig:
     quick: bool
     posts: int                 # end-to-end throughput run
+    stream: str                # "real" (data/real/chatter + injected positives) or "written"
+    prevalence: int            # real stream: one positive per this many posts
     encoder_posts: int         # part 1 (and the in-process per-stage runs reuse these posts)
     micro_posts: int
     scale: scale.ScaleConfig
@@ -44,12 +50,24 @@ class BenchConfig:
     def from_args(cls, args) -> BenchConfig:
         quick = bool(getattr(args, "quick", False))
         posts = int(getattr(args, "posts", 0) or (QUICK_POSTS if quick else DEFAULT_POSTS))
+        stream = getattr(args, "corpus", None) or "real"
+        prevalence = int(getattr(args, "prevalence", 0) or corpus.DEFAULT_PREVALENCE)
         if quick:
-            return cls(quick, posts, encoder_posts=768, micro_posts=768,
+            return cls(quick, posts, stream, prevalence, encoder_posts=768, micro_posts=768,
                        scale=scale.ScaleConfig(sizes=(100_000,), queries=300, exact_queries=30),
                        latency_s=10, api_calls=10, hop_records=2000, warmup_posts=200, budget_s=120)
-        return cls(quick, posts, encoder_posts=2048, micro_posts=1536, scale=scale.ScaleConfig(),
+        return cls(quick, posts, stream, prevalence, encoder_posts=2048, micro_posts=1536, scale=scale.ScaleConfig(),
                    latency_s=40, api_calls=40, hop_records=5000, warmup_posts=500, budget_s=570)
+
+    def generator(self) -> corpus.CorpusGenerator:
+        if self.stream == "written":
+            return corpus.CorpusGenerator(corpus.load_sources())
+        return corpus.CorpusGenerator(corpus.load_real_stream(), corpus.real_mix(self.prevalence))
+
+    def describe_stream(self) -> str:
+        if self.stream == "written":
+            return "written corpora, 4 % positives"
+        return f"real chatter (ru/uk/en), 1 written positive per {self.prevalence} posts"
 
     def reserve_after_throughput_s(self) -> float:
         """Time the parts after the throughput run need: latency run and its drain, API, hop, shutdown."""
@@ -81,13 +99,20 @@ def main(args) -> int:
     runner = Runner(progress)
     results = {"mode": "quick" if config.quick else "full", "posts": config.posts,
                "command": "intentflow bench" + (" --quick" if config.quick else "")
-               + (f" --posts {args.posts}" if getattr(args, "posts", 0) else ""),
+               + (f" --posts {args.posts}" if getattr(args, "posts", 0) else "")
+               + (" --corpus written" if config.stream == "written" else f" --prevalence {config.prevalence}"),
+               "stream": config.describe_stream(),
                "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": report.machine()}
     progress.say(f"{results['mode']} run: {config.posts} posts end to end, machine {results['machine']}")
 
-    generator = corpus.CorpusGenerator(corpus.load_sources())
+    generator = config.generator()
     e2e_posts = generator.take(config.posts)
     sample = e2e_posts[:config.encoder_posts]
+    runner.parts["first_stage"] = runner.attempt("first stage", firststage.measure, e2e_posts)
+    if runner.parts["first_stage"]:
+        fs = runner.parts["first_stage"]
+        progress.say(f"first stage: passes {fs['pass_rate']} of the stream to the encoder, "
+                     f"recall {fs['positive_recall']} of {fs['positives']} injected positives")
 
     embedder, vectors = _encoder_part(runner, config, sample)
     if vectors is not None:

@@ -1,9 +1,15 @@
-"""The benchmark corpus: a realistic stream of unique posts built from the shipped, hand-written corpora.
+"""The benchmark corpus: a realistic stream of unique posts.
 
-A real feed carries few signals: most posts are everyday chatter or look-alikes (shop ads, hiring posts,
-customer complaints) and only a few percent are purchase intent, job seeking or employer complaints. The
-shipped corpora are the other way round (about half positives), so the generator samples each pool with
-replacement to the requested mix.
+A real feed carries few signals: most posts are everyday chatter and only a small share are purchase
+intent, job seeking or employer complaints. Two streams:
+  - real (default, `load_real_stream`): the background is real public posts from data/real/chatter (ru, uk
+    and en; see data/real/chatter/SOURCES.md), with written positives (dev split and the training corpus's
+    positives) injected at a stated prevalence, by default one post in 200 (`intentflow bench --prevalence`).
+    Real posts are longer and more varied than written ones, and they decide how much the first stage
+    (services/classify/prefilter.py) keeps away from the encoder.
+  - written (`load_sources`): the shipped, hand-written corpora (about half positives), mixed as `Mix` says:
+    positives, hard look-alikes (shop ads, hiring posts, customer complaints) and neutral chatter.
+The generator samples each pool with replacement to the requested mix.
 
 Ingest drops a text it saw within its window (fingerprint: case, punctuation, emoji and links ignored), so
 every reuse of a corpus text gets a short suffix that survives the fingerprint: an emoji, a hashtag and a
@@ -23,7 +29,8 @@ from intentflow.text.normalize import fingerprint
 from intentflow.wire import post_id
 
 DATA = Path(__file__).resolve().parents[2] / "data"
-POSITIVE, LOOKALIKE, NEUTRAL = "positive", "lookalike", "neutral"
+POSITIVE, LOOKALIKE, NEUTRAL, BACKGROUND = "positive", "lookalike", "neutral", "background"
+DEFAULT_PREVALENCE = 200  # real stream: one injected positive per this many posts
 # Corpus kinds (data/README.md) that are ordinary chatter rather than hard negatives.
 NEUTRAL_KINDS = {"neutral", ""}
 EMOJI = ("🙂", "🔥", "👍", "🙏", "😅", "🤔", "✨", "💬")
@@ -37,11 +44,15 @@ class SourceText:
     kind: str
     network: str
     parent_text: str = ""
+    lang: str = ""
+    real: bool = False     # a real public post (data/real/chatter): the background of the real stream
 
     @property
     def pool(self) -> str:
         if self.labels:
             return POSITIVE
+        if self.real:
+            return BACKGROUND
         return NEUTRAL if self.kind in NEUTRAL_KINDS else LOOKALIKE
 
 
@@ -67,6 +78,7 @@ class BenchPost:
     pool: str
     parent_id: str = ""
     parent_text: str = ""
+    lang: str = ""         # what the source row says; not sent (ingest detects the language)
 
     @property
     def key(self) -> str:
@@ -104,6 +116,32 @@ def load_sources(data: Path = DATA) -> list[SourceText]:
         gold = (row.get("metadata") or {}).get("gold", "none")
         sources.append(SourceText(row["text"], () if gold == "none" else (gold,), "" if gold == "none" else gold,
                                   row.get("network") or "forum"))
+    return _unique(sources)
+
+
+def load_real_stream(data: Path = DATA) -> list[SourceText]:
+    """Real background posts (every unlabelled row of data/real/chatter) and the written positives to inject
+    (labelled rows of classify/dev_*.jsonl and classify/train_*.jsonl), each text once by fingerprint.
+
+    The few hand-labelled real positives in the chatter files are left out, so every positive in the stream
+    is one that was injected at the stated prevalence."""
+    sources: list[SourceText] = []
+    for path in sorted((data / "real" / "chatter").glob("*.jsonl")):
+        for row in _rows(path):
+            if not row.get("labels"):
+                sources.append(SourceText(row["text"], (), row.get("kind") or "", row.get("network") or "forum",
+                                          lang=row.get("lang") or "", real=True))
+    for pattern in ("dev_*.jsonl", "train_*.jsonl"):
+        for path in sorted((data / "classify").glob(pattern)):
+            for row in _rows(path):
+                if row.get("labels"):
+                    sources.append(SourceText(row["text"], tuple(row["labels"]), row.get("kind") or "",
+                                              row.get("network") or "forum", row.get("parent_text") or "",
+                                              row.get("lang") or ""))
+    return _unique(sources)
+
+
+def _unique(sources: list[SourceText]) -> list[SourceText]:
     seen: set[str] = set()
     unique = []
     for source in sources:
@@ -128,17 +166,29 @@ def suffix(occurrence: int) -> str:
     return f" {EMOJI[occurrence % len(EMOJI)]} #{TAGS[(occurrence // len(EMOJI)) % len(TAGS)]} {occurrence}"
 
 
+def real_mix(prevalence: int = DEFAULT_PREVALENCE) -> Mix:
+    """One positive per `prevalence` posts; with real background sources every negative is a real post."""
+    if prevalence < 1:
+        raise ValueError("prevalence must be at least 1 (one positive per N posts)")
+    return Mix(positive_share=1 / prevalence, lookalike_share=0.0)
+
+
 class CorpusGenerator:
-    """Deterministic (seeded) stream of unique posts; successive `take` calls never repeat an id or a text."""
+    """Deterministic (seeded) stream of unique posts; successive `take` calls never repeat an id or a text.
+
+    When the sources include real background posts (`load_real_stream`), every negative is drawn from them and
+    `Mix.lookalike_share` is not used; otherwise negatives are look-alikes and neutral posts as `Mix` says."""
 
     def __init__(self, sources: list[SourceText], mix: Mix = Mix(), seed: int = 7, id_prefix: str = "bench"):
         self.mix = mix
         self.id_prefix = id_prefix
         self._rng = random.Random(seed)
-        self._pools: dict[str, list[SourceText]] = {POSITIVE: [], LOOKALIKE: [], NEUTRAL: []}
+        self._pools: dict[str, list[SourceText]] = {POSITIVE: [], LOOKALIKE: [], NEUTRAL: [], BACKGROUND: []}
         for source in sources:
             self._pools[source.pool].append(source)
-        empty = [name for name, pool in self._pools.items() if not pool]
+        self.real = bool(self._pools[BACKGROUND])
+        needed = [POSITIVE] + ([BACKGROUND] if self.real else [LOOKALIKE, NEUTRAL])
+        empty = [name for name in needed if not self._pools[name]]
         if empty:
             raise ValueError(f"no source texts for pools {empty}")
         self._uses: Counter[str] = Counter()
@@ -146,8 +196,11 @@ class CorpusGenerator:
 
     def take(self, n: int) -> list[BenchPost]:
         positives = round(n * self.mix.positive_share)
-        lookalikes = round((n - positives) * self.mix.lookalike_share)
-        plan = [POSITIVE] * positives + [LOOKALIKE] * lookalikes + [NEUTRAL] * (n - positives - lookalikes)
+        if self.real:
+            plan = [POSITIVE] * positives + [BACKGROUND] * (n - positives)
+        else:
+            lookalikes = round((n - positives) * self.mix.lookalike_share)
+            plan = [POSITIVE] * positives + [LOOKALIKE] * lookalikes + [NEUTRAL] * (n - positives - lookalikes)
         self._rng.shuffle(plan)
         return [self._post(self._rng.choice(self._pools[pool])) for pool in plan]
 
@@ -159,7 +212,8 @@ class CorpusGenerator:
         return BenchPost(
             id=post_id, network=source.network, author=f"{source.network}_user{self._serial}",
             text=source.text + suffix(occurrence), labels=source.labels, pool=source.pool,
-            parent_id=f"{post_id}-parent" if source.parent_text else "", parent_text=source.parent_text)
+            parent_id=f"{post_id}-parent" if source.parent_text else "", parent_text=source.parent_text,
+            lang=source.lang)
 
 
 def describe(posts: list[BenchPost]) -> dict:
@@ -168,4 +222,5 @@ def describe(posts: list[BenchPost]) -> dict:
     return {"posts": len(posts), "positive_share": round(pools[POSITIVE] / len(posts), 4) if posts else 0.0,
             "pools": dict(pools), "comments_with_parent": sum(1 for p in posts if p.parent_id),
             "labels": dict(Counter(label for p in posts for label in p.labels)),
+            "langs": dict(Counter(p.lang or "unknown" for p in posts)),
             "mean_chars": round(sum(len(p.text) for p in posts) / len(posts), 1) if posts else 0.0}

@@ -75,6 +75,10 @@ def headlines(parts: dict) -> dict:
         "api_pull_leads_ms_p99": _get(parts, "api", "PullLeads", "p99_ms"),
         "api_search_candidates_ms_p99": _get(parts, "api", "SearchCandidates", "p99_ms"),
         "peak_rss_mb": rss,
+        # The first stage on the benchmark stream: the share of posts it sends to the encoder, and the share of
+        # the injected positives it keeps (tools/bench/firststage.py).
+        "first_stage_pass_rate": _get(parts, "first_stage", "pass_rate"),
+        "first_stage_recall": _get(parts, "first_stage", "positive_recall"),
     }
 
 
@@ -106,6 +110,10 @@ def markdown(results: dict) -> str:
         ("encoder with 1 thread (posts/s)", _fmt(_get(parts, "encoder", "one_thread_posts_per_s")), "", None),
         ("pipeline throughput (posts/s)", _fmt(h["pipeline_posts_per_s"]), "≥ 500",
          _cmp(h["pipeline_posts_per_s"], 500, True)),
+        ("first stage: share of the stream sent to the encoder", _fmt(h.get("first_stage_pass_rate")), "≤ 0.15",
+         _cmp(h.get("first_stage_pass_rate"), 0.15, False)),
+        (f"first stage: recall of the {_get(parts, 'first_stage', 'positives', default='n/a')} injected positives",
+         _fmt(h.get("first_stage_recall")), "≥ 0.99", _cmp(h.get("first_stage_recall"), 0.99, True)),
         ("pipeline / encoder", _fmt(h["pipeline_to_encoder_ratio"]), "≥ 0.8",
          _cmp(h["pipeline_to_encoder_ratio"], 0.8, True)),
         ("pipeline / faster encoder setting", _fmt(h.get("pipeline_to_best_encoder_ratio")), "≥ 0.8",
@@ -127,7 +135,8 @@ def markdown(results: dict) -> str:
         rows.append((f"peak RSS {service} (MB)", _fmt(mb), "≤ 1024", _cmp(mb, MB_PER_GIB, False)))
     m = results["machine"]
     title = (f"Intentflow benchmark ({results['mode']}, {results['posts']} posts) on {m['cores']} cores "
-             f"{m['cpu_model']}, embedder {results['versions']['embedder']}")
+             f"{m['cpu_model']}, embedder {results['versions']['embedder']}"
+             + (f"; stream: {results['stream']}" if results.get("stream") else ""))
     lines = [title, "", "| metric | value | target | met |", "| --- | ---: | --- | --- |"]
     lines += [f"| {name} | {value} | {target} | {_check(ok)} |" for name, value, target, ok in rows]
     stage_rows = stage_table(results.get("parts", {}))

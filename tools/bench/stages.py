@@ -190,6 +190,7 @@ def _match(results: dict, records: list[FakeRecord], _texts, _vectors, embedder:
            progress: Progress) -> list[FakeRecord]:
     from intentflow.nlp.linguistics import Linguistics
     from intentflow.settings import MatchSettings, from_env
+    from services.match.application import MatchApplication
     from services.match.engine import MatchEngine
     from services.match.matching.catalog import load_catalog
     from services.match.store import open_store
@@ -200,9 +201,10 @@ def _match(results: dict, records: list[FakeRecord], _texts, _vectors, embedder:
                                             "INTENTFLOW_DATABASE_URL": f"sqlite:///{Path(workdir) / 'bench.db'}",
                                             "INTENTFLOW_INDEX_DIR": str(Path(workdir) / "index")})
         store = open_store(settings.database_url)
-        engine = MatchEngine(settings, store, embedder, Linguistics(), SubscriptionHub())
-        engine.import_catalog(load_catalog(str(PROFILES)))
-        engine.load()
+        app = MatchApplication(settings, store, embedder, Linguistics(), SubscriptionHub())
+        app.import_catalog(load_catalog(str(PROFILES)))
+        app.load()
+        engine = MatchEngine(app)
 
         delivered = {"seconds": 0.0, "count": 0}
 

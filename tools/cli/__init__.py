@@ -18,8 +18,12 @@ def _serve(args) -> int:
 
 
 def _config(args) -> int:
+    from intentflow import topology
     from intentflow.settings import ClassifySettings, IngestSettings, MatchSettings, describe
     from tools.cli.tables import print_table
+    if args.topics:
+        print(topology.markdown_table())
+        return 0
     rows = {}
     for cls in (IngestSettings, ClassifySettings, MatchSettings, ClientSettings):
         for row in describe(cls):
@@ -62,17 +66,29 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--topic")
     p.set_defaults(func=stack.push)
     p = sub.add_parser("config", help="print every environment variable with its default")
-    p.add_argument("--markdown", action="store_true")
+    p.add_argument("--markdown", action="store_true", help="as the README's configuration table")
+    p.add_argument("--topics", action="store_true", help="the README's topic table (Markdown) instead")
     p.set_defaults(func=_config)
     p = sub.add_parser("train", help="train the classifier from data/classify/train_*.jsonl")
     p.add_argument("--data", action="append", help="training JSONL (repeatable; default the shipped corpus)")
     p.add_argument("--out", help="model path (default INTENTFLOW_CLASSIFIER)")
+    p.add_argument("--with-feedback", action="append", default=[], metavar="JSONL",
+                   help="reps' and recruiters' outcomes exported by `intentflow feedback export` (repeatable)")
     p.set_defaults(func=evaluation.train_command)
+    p = sub.add_parser("feedback", help="acked outcomes as labelled posts for retraining").add_subparsers(
+        dest="action", required=True)
+    p = p.add_parser("export", help="write won/contacted (positive) and not_a_lead (negative) posts as JSONL")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=queues.feedback_export)
 
     p = sub.add_parser("bench", help="benchmarks; writes bench/results/latest.json and prints a Markdown table")
     p.add_argument("--quick", action="store_true", help="about one minute instead of up to ten")
     p.add_argument("--posts", type=int, default=0, help="end-to-end posts (default 20000, quick 2000)")
     p.add_argument("--out", default="bench/results/latest.json")
+    p.add_argument("--corpus", choices=("real", "written"), default="real",
+                   help="stream background: real public posts (data/real/chatter) or the hand-written corpora")
+    p.add_argument("--prevalence", type=int, default=200,
+                   help="real stream: one injected positive per N posts (default 200)")
     p.set_defaults(func=lambda a: __import__("tools.bench", fromlist=["main"]).main(a))
 
     ev = sub.add_parser("eval", help="evaluate the classifier or the matcher in-process").add_subparsers(
@@ -83,8 +99,22 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--confusion", action="store_true", help="also print false positives per look-alike kind")
     p.add_argument("--reliability", action="store_true", help="also print calibration bins and ECE")
     p.set_defaults(func=evaluation.eval_classify)
+    p = ev.add_parser("stream", help="flag rate and queue precision on real chatter, leave-one-source-out")
+    p.add_argument("--chatter", action="append", help="background JSONL (repeatable; default data/real/chatter)")
+    p.add_argument("--positives", action="append",
+                   help="labelled JSONL whose positives are injected (default the dev split and data/real/signals)")
+    p.add_argument("--prevalence", type=int, default=200, help="one injected positive per N posts, per signal")
+    p.add_argument("--json", help="also write the figures to this file")
+    p.set_defaults(func=evaluation.eval_stream)
     p = ev.add_parser("prefilter", help="pass rate and recall of the cheap first stage")
-    p.add_argument("--data", required=True)
+    p.add_argument("--data", help="labelled JSONL scored with the trained first stage")
+    p.add_argument("--loso", action="store_true",
+                   help="leave-one-source-out over the real chatter: retrain without each source (minutes)")
+    p.add_argument("--chatter", action="append",
+                   help="with --loso: sources held out in turn (default data/real/chatter)")
+    p.add_argument("--dev", action="append", help="with --loso: held-out positives (default the dev split)")
+    p.add_argument("--folds", type=int, default=5, help="with --loso: grouped folds that choose each threshold")
+    p.add_argument("--json", help="with --loso: also write the figures to this file")
     p.set_defaults(func=evaluation.eval_prefilter)
     p = ev.add_parser("match")
     p.add_argument("--profiles", required=True)

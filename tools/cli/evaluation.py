@@ -1,6 +1,7 @@
 """`intentflow train`, `eval classify` and `eval match`: in-process, no services needed."""
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 
@@ -21,12 +22,49 @@ BATCH = 128
 
 
 def train_command(args) -> int:
-    train_all(args.data, args.out)
+    train_all(args.data, args.out, args.with_feedback)
+    return 0
+
+
+def eval_stream(args) -> int:
+    import glob
+    import json
+
+    from services.classify.training.gate import real_paths
+    from services.classify.training.stream_eval import evaluate_stream
+    from services.classify.training.train import default_paths
+    settings = from_env(ModelSettings)
+    chatter = args.chatter or sorted(glob.glob("data/real/chatter/*.jsonl"))
+    positives = args.positives or sorted(glob.glob("data/classify/dev_*.jsonl")
+                                         + glob.glob("data/real/signals/*.jsonl"))
+    classifier = load_classifier(dataclasses.replace(settings, stream_gate=False))
+    report = evaluate_stream(classifier, default_paths(), real_paths(), chatter, positives, args.prevalence)
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(report, fh, indent=1)
     return 0
 
 
 def eval_prefilter(args) -> int:
-    """How much of the dev data the first stage lets through, and how many positives it loses."""
+    """How much of the data the first stage lets through and how many positives it loses (`--data`, with the
+    trained model), or leave-one-source-out over the real chatter sources (`--loso`, retraining each time)."""
+    if not args.loso and not args.data:
+        print("eval prefilter: give --data JSONL and/or --loso", file=sys.stderr)
+        return 2
+    if args.loso:
+        import json
+
+        from services.classify.training.gate import real_paths
+        from services.classify.training.prefilter import leave_one_source_out, loso_markdown
+        from services.classify.training.train import default_paths
+        report = leave_one_source_out(default_paths(), real_paths(), args.chatter, args.dev, folds=args.folds,
+                                      progress=lambda line: print(line, file=sys.stderr, flush=True))
+        print(loso_markdown(report))
+        if args.json:
+            with open(args.json, "w", encoding="utf-8") as fh:
+                json.dump(report, fh, indent=1)
+        if not args.data:
+            return 0
     prefilter = Prefilter.load(from_env(ModelSettings).prefilter_path)
     examples = load_examples([args.data])
     passed = prefilter.passes([e.text for e in examples], [e.parent_text for e in examples])

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import grpc
 
 from intentflow.settings import ClientSettings
-from intentflow.v1 import match_pb2, match_pb2_grpc
+from intentflow.v1 import match_pb2, match_pb2_grpc, signals_pb2
 from intentflow.wire import timestamp
 from services.match import convert
 from services.match.matching.catalog import load_catalog
@@ -139,3 +139,38 @@ def profiles_import(args, settings):
         client.UpsertEmployer(convert.employer_to_proto(employer))
     print(f"imported {len(catalog.products)} products, {len(catalog.vacancies)} vacancies, "
           f"{len(catalog.employers)} employers from {args.file}", file=sys.stderr)
+
+
+# Outcomes that say whether the classifier was right: a lead a rep contacted or won was purchase intent,
+# one marked not_a_lead was not (a lost lead says nothing about the post).
+FEEDBACK_STATUSES = {signals_pb2.QUEUE_STATUS_CONTACTED: True, signals_pb2.QUEUE_STATUS_WON: True,
+                     signals_pb2.QUEUE_STATUS_NOT_A_LEAD: False}
+
+
+def _feedback_rows(items, signal: str, id_field: str):
+    for item in items:
+        correct = FEEDBACK_STATUSES.get(item.status)
+        if correct is None or not item.post.text.strip():
+            continue
+        yield {"id": f"feedback-{getattr(item, id_field)}", "text": item.post.text, "lang": item.post.lang,
+               "labels": [signal] if correct else [], "kind": signal if correct else f"not_{signal}",
+               "source": "feedback", "network": item.post.network, "label_method": "outcome"}
+
+
+def feedback_export(args, settings) -> int:
+    """Acked leads and candidates as labelled posts for `intentflow train --with-feedback`."""
+    import json
+    client, statuses = stub(settings), list(FEEDBACK_STATUSES)
+    rows = []
+    for method, field, signal, id_field in (("ListLeads", "leads", "purchase_intent", "lead_id"),
+                                            ("ListCandidates", "candidates", "job_seeking", "candidate_id")):
+        token = None
+        while token != "":
+            response = getattr(client, method)(match_pb2.ListQueueRequest(
+                statuses=statuses, include_unmatched=True, page_size=500, page_token=token or ""))
+            rows += _feedback_rows(getattr(response, field), signal, id_field)
+            token = response.next_page_token
+    with open(args.out, "w", encoding="utf-8") as fh:
+        fh.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+    print(f"wrote {len(rows)} labelled posts to {args.out}", file=sys.stderr)
+    return 0

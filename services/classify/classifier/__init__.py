@@ -1,4 +1,4 @@
-"""Signal classifier: spaCy lemma rules + sentence embeddings + a calibrated logistic layer."""
+"""Signal classifier: spaCy lemma rules + sentence embeddings, two learned stages, and a stream gate."""
 from __future__ import annotations
 
 from intentflow.embedding import Embedder, load_embedder
@@ -6,6 +6,7 @@ from intentflow.nlp.linguistics import Linguistics
 from intentflow.settings import ModelSettings
 from intentflow.signals import EMPLOYER_COMPLAINT, JOB_SEEKING, PURCHASE_INTENT, SIGNALS
 from services.classify.classifier.features import ClassifyInput, FeatureBuilder
+from services.classify.classifier.gate import StreamGate, parse_operating_points
 from services.classify.classifier.model import Result, SignalClassifier, TrainedModel, Verdict
 from services.classify.classifier.rules import RuleEngine
 
@@ -19,7 +20,11 @@ def load_classifier(settings: ModelSettings, embedder: Embedder | None = None) -
     thresholds = {PURCHASE_INTENT: settings.threshold_purchase, JOB_SEEKING: settings.threshold_job,
                   EMPLOYER_COMPLAINT: settings.threshold_complaint}
     model = TrainedModel.load(settings.classifier_path)
-    return SignalClassifier(build_features(settings, embedder), model, thresholds)
+    gate = None
+    if settings.stream_gate:
+        gate = StreamGate.load(settings.gate_path).with_operating_points(
+            parse_operating_points(settings.operating_points))
+    return SignalClassifier(build_features(settings, embedder), model, thresholds, gate)
 
 
 __all__ = [

@@ -1,6 +1,7 @@
 """The trained classifier artifact and the runtime that applies it.
 
-Two stages, both trained by train.py on the labelled corpus only:
+Two stages, both trained by train.py on the labelled corpus only (a third opinion, the stream gate trained
+on real chatter, confirms their verdicts: gate.py):
 
 1. Kernel ridge regression, one output per signal and one per corpus `kind` (seller ad, hiring post, customer
    complaint, ...). The kernel adds an RBF kernel on the text embeddings to a linear kernel on everything else
@@ -25,6 +26,7 @@ import scipy.sparse as sp
 
 from intentflow.signals import RULE_PREFIX, SIGNALS
 from services.classify.classifier.features import ClassifyInput, FeatureBuilder, Features
+from services.classify.classifier.gate import StreamGate
 from services.classify.classifier.rules import Span
 
 NEIGHBOURS = 2
@@ -138,10 +140,6 @@ class TrainedModel:
     example_texts: list[str]
     report: dict = field(default_factory=dict)
 
-    @property
-    def rule_groups(self) -> list[str]:
-        return self.rule_features
-
     def stage1(self, features: Features, dots: np.ndarray | None = None) -> np.ndarray:
         """(n, targets) stage-1 scores; `dots` = similarities with the training embeddings if known."""
         if not len(features):
@@ -156,14 +154,8 @@ class TrainedModel:
             scores[features.parent_rows] = self.stage1(features.parent)
         return scores
 
-    def design(self, features: Features, agree_index: int) -> np.ndarray:
-        return stage2_inputs(self.stage1(features), features, self.parent_scores(features), agree_index)
-
     def calibrated(self, raw: np.ndarray) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-(self.platt[:, 0] * raw + self.platt[:, 1])))
-
-    def probabilities(self, features: Features, agree_index: int) -> np.ndarray:
-        return self.calibrated(self.trees.decision(self.design(features, agree_index)))
 
     def save(self, path: str | Path) -> None:
         """Writes PATH (.npz, byte-identical for identical models) and PATH with .json (metadata)."""
@@ -236,7 +228,8 @@ class Result:
 
 
 class SignalClassifier:
-    def __init__(self, features: FeatureBuilder, model: TrainedModel, thresholds: dict[str, float] | None = None):
+    def __init__(self, features: FeatureBuilder, model: TrainedModel, thresholds: dict[str, float] | None = None,
+                 gate: StreamGate | None = None):
         if model.embedder != features.embedder.name:
             raise ValueError(f"classifier was trained with embedder {model.embedder!r} but "
                              f"{features.embedder.name!r} is configured: retrain with `intentflow train`")
@@ -245,6 +238,7 @@ class SignalClassifier:
             raise ValueError("rules changed since the classifier was trained: retrain with `intentflow train`")
         self.features = features
         self.model = model
+        self.gate = gate
         self.agree_index = features.rules.groups.index(AGREE_GROUP)
         self._positives = [np.flatnonzero(model.example_labels[:, k]) for k in range(len(SIGNALS))]
         self.thresholds = model.thresholds.copy()
@@ -257,10 +251,21 @@ class SignalClassifier:
         return self.features.embedder
 
     def scores(self, features: Features, dots: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Calibrated probabilities (n, signals) and the parents' stage-1 scores (n, targets)."""
+        """Calibrated probabilities (n, signals) of the classifier and the parents' stage-1 scores (n, targets)."""
         z_parent = self.model.parent_scores(features)
         x = stage2_inputs(self.model.stage1(features, dots), features, z_parent, self.agree_index)
         return self.model.calibrated(self.model.trees.decision(x)), z_parent
+
+    def decide(self, features: Features, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(positive, probability), both (n, signals): the classifier's verdict, confirmed by the stream gate
+        when there is one; the probability is then the geometric mean of the two opinions, so a queue ranked
+        by it puts posts first that both find likely."""
+        positive = probs >= self.thresholds
+        if self.gate is None:
+            return positive, probs
+        gate = self.gate.probabilities(features)
+        positive &= gate >= self.gate.threshold_matrix(features.langs)
+        return positive, np.sqrt(probs * gate)
 
     def classify(self, inputs: list[ClassifyInput], embeddings: np.ndarray | None = None) -> list[Result]:
         if not inputs:
@@ -268,11 +273,12 @@ class SignalClassifier:
         feats = self.features.build(inputs, embeddings)
         dots = feats.embeddings @ self.model.train_embeddings.T  # shared by stage 1 and the nearest examples
         probs, z_parent = self.scores(feats, dots)
+        positives, probs = self.decide(feats, probs)
         results = []
         for n in range(len(inputs)):
             verdicts = []
             for k, signal in enumerate(SIGNALS):
-                positive = bool(probs[n, k] >= self.thresholds[k])
+                positive = bool(positives[n, k])
                 evidence = [s for s in feats.hits[n].spans if s.rule.startswith(RULE_PREFIX[signal])]
                 from_thread = positive and z_parent[n, k] >= 0.5
                 if from_thread:  # "+1, тоже ищу": the words that tie the reply to its parent

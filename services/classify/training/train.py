@@ -206,20 +206,34 @@ def default_paths() -> list[str]:
     return sorted(glob.glob(TRAIN_GLOB))
 
 
-def train_all(paths: Sequence[str] | None = None, out: str | None = None) -> TrainedModel:
-    """Train the classifier and the first stage on `paths` (default: the shipped corpus) and save both."""
+def train_all(paths: Sequence[str] | None = None, out: str | None = None,
+              feedback: Sequence[str] = ()) -> TrainedModel:
+    """Train the classifier, its stream gate and the first stage on `paths` (default: the shipped corpus)
+    plus the real public posts in data/real/ (gate only) and acked outcomes in `feedback`; save all three."""
     from services.classify.classifier import build_features
+    from services.classify.classifier.model import SignalClassifier
+    from services.classify.training.gate import gate_rows, real_paths, train_gate
     from services.classify.training.prefilter import train_prefilter
     settings = from_env(ModelSettings)
     paths = list(paths or default_paths())
     out = out or settings.classifier_path
+    builder = build_features(settings)
+    builder = FeatureBuilder(_RunCache(builder.embedder), builder.rules)  # one encoding per text for all stages
     print(f"training on {len(paths)} files with {settings.embedder} → {out}", file=sys.stderr)
-    model = train(build_features(settings), paths, out)
+    model = train(builder, paths, out)
     for signal, row in model.report["per_signal"].items():
         print(f"{signal} C={row['C']} threshold={row['threshold']:.2f} oof_f1={row['oof_f1']:.3f} "
               f"positives={row['positives']}")
     print(f"examples={model.report['examples']} seconds={model.report['seconds']}")
-    prefilter = train_prefilter(load_examples(paths))
+    rows = gate_rows(paths, real_paths(), feedback)
+    base = SignalClassifier(builder, model)
+    gate = train_gate(builder, rows, lambda feats: base.decide(feats, base.scores(feats)[0])[0])
+    gate.save(settings.gate_path)
+    for name, point in gate.report["operating_points"].items():
+        print(f"gate {name} threshold={gate.thresholds[name.split('.')[0]][name.split('.')[1]]:.3f} "
+              f"oof_recall={point['recall']} oof_real_flag_rate={point['flag_rate']}")
+    print(f"gate rows={gate.report['rows']} real={gate.report['real_rows']} → {settings.gate_path}")
+    prefilter = train_prefilter(rows)
     prefilter.save(settings.prefilter_path)
     print(f"prefilter threshold={prefilter.threshold:.3f} oof_recall={prefilter.oof_recall:.3f} "
           f"oof_pass_rate={prefilter.oof_pass_rate:.3f} → {settings.prefilter_path}")
@@ -227,8 +241,10 @@ def train_all(paths: Sequence[str] | None = None, out: str | None = None) -> Tra
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Train the classifier and its first stage.")
+    parser = argparse.ArgumentParser(description="Train the classifier, its stream gate and its first stage.")
     parser.add_argument("--data", action="append", help="training JSONL (repeatable; default the shipped corpus)")
     parser.add_argument("--out", help="model path (default INTENTFLOW_CLASSIFIER)")
+    parser.add_argument("--with-feedback", action="append", default=[], metavar="JSONL",
+                        help="labelled outcomes exported from the store (`intentflow feedback export`)")
     args = parser.parse_args()
-    train_all(args.data, args.out)
+    train_all(args.data, args.out, args.with_feedback)

@@ -43,7 +43,6 @@ class CandidateIndex:
         self.nprobe = nprobe
         self._lock = threading.RLock()
         self.index: faiss.Index = exact_index(dim)
-        self.loaded_from_disk = False
 
     @property
     def size(self) -> int:
@@ -110,5 +109,4 @@ class CandidateIndex:
             return False
         with self._lock:
             self.index = index
-        self.loaded_from_disk = True
         return True

@@ -10,6 +10,7 @@ from intentflow.nlp.linguistics import Linguistics
 from intentflow.settings import MatchSettings
 from intentflow.v1 import post_pb2, signals_pb2
 from intentflow.wire import decode, timestamp
+from services.match.application import MatchApplication
 from services.match.engine import MatchEngine
 from services.match.matching.catalog import load_catalog
 from services.match.store import open_store
@@ -27,10 +28,10 @@ def embedder():
 def engine(tmp_path, embedder):
     settings = MatchSettings(database_url=f"sqlite:///{tmp_path}/m.db", index_dir=str(tmp_path / "index"))
     store = open_store(settings.database_url)
-    engine = MatchEngine(settings, store, embedder, Linguistics(), SubscriptionHub())
-    engine.import_catalog(load_catalog("data/profiles/catalog.json"))
-    engine.load()
-    yield engine
+    app = MatchApplication(settings, store, embedder, Linguistics(), SubscriptionHub())
+    app.import_catalog(load_catalog("data/profiles/catalog.json"))
+    app.load()
+    yield MatchEngine(app)
     store.close()
 
 
@@ -38,7 +39,7 @@ def classified(engine, post_id: str, text: str, signal: int, lang: str = "ru") -
     post = post_pb2.Post(id=post_id, network="vk", author=f"a-{post_id}", text=text, lang=lang,
                          created_at=timestamp(NOW))
     message = post_pb2.ClassifiedPost(
-        post=post, embedding=engine.embedder.encode([text])[0].tolist(), embedding_model=engine.embedder.name,
+        post=post, embedding=engine.app.embedder.encode([text])[0].tolist(), embedding_model=engine.app.embedder.name,
         classifications=[post_pb2.Classification(signal=signal, probability=0.95, positive=True)])
     return SimpleNamespace(topic="posts.classified", partition=0, offset=0, key=b"k", value=message.SerializeToString())
 
@@ -70,7 +71,7 @@ def test_undecodable_records_go_to_the_dead_letter_topic_and_the_rest_is_process
     assert outputs[0].topic == "posts.dlq" and dict(outputs[0].headers)["reason"].startswith(b"invalid")
     hr = decode(outputs[1].value, signals_pb2.HrSignal())
     assert hr.candidate.vacancy_id == "courier"
-    assert engine.candidates.size == 1
+    assert engine.app.candidates.size == 1
 
 
 def test_complaints_name_the_watchlist_employer_once(engine):

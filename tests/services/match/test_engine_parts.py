@@ -4,7 +4,7 @@ import pytest
 
 from intentflow.v1 import match_pb2, signals_pb2
 from services.match.complaints import HOUR, SpikeDetector
-from services.match.engine import priority
+from services.match.priority import priority
 from services.match.store import Complaint, PostRef, open_store
 from services.match.subscriptions import SubscriptionHub
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from services.match.training import train
 from services.match.matching.scorer import SCORER_PATH
+from services.match.training import train
 
 
 def test_top1_counts_a_null_gold_right_only_when_nothing_passes():

@@ -1,0 +1,209 @@
+"""The match service's domain operations in plain Python, whoever calls them (gRPC, the stream, tests).
+
+MatchApplication owns the store and the in-memory views built from it (product, vacancy and employer
+indexes, the candidate index) and changes both together, so a profile saved over gRPC is matched by the
+next post. Bad input raises InvalidRequest; the store raises NotFound, LeaseConflict and
+InvalidTransition. Mapping those to status codes is the servicer's job.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from intentflow import topology
+from intentflow.embedding import Embedder
+from intentflow.metrics import INDEX_SIZE
+from intentflow.nlp.linguistics import Linguistics
+from intentflow.settings import MatchSettings
+from intentflow.v1 import match_pb2
+from services.match.candidates import CandidateFilter, CandidateHit, CandidatePosts
+from services.match.complaints import EmployerWatch
+from services.match.matching.catalog import Catalog
+from services.match.matching.profiles import profile_indexes
+from services.match.store import OUTCOMES, Complaint, Employer, NotFound, Product, QueueItem, Store, Vacancy
+from services.match.store.models import KIND_LEAD
+from services.match.subscriptions import Subscription, SubscriptionHub
+
+SERVICE = topology.MATCH
+MAX_LIMIT = 500
+MAX_TOP_K = 100
+
+
+class InvalidRequest(Exception):
+    """The caller's input is missing or out of range; retrying it unchanged cannot succeed."""
+
+
+def _require(value: str, name: str) -> str:
+    if not value.strip():
+        raise InvalidRequest(f"{name} is required")
+    return value
+
+
+def _limit(value: int, default: int, maximum: int) -> int:
+    """0 asks for the default; anything above the maximum is capped rather than refused."""
+    if value < 0:
+        raise InvalidRequest("limit must not be negative")
+    return min(value or default, maximum)
+
+
+class MatchApplication:
+    def __init__(self, settings: MatchSettings, store: Store, embedder: Embedder, linguistics: Linguistics,
+                 hub: SubscriptionHub):
+        self.settings = settings
+        self.store = store
+        self.embedder = embedder
+        self.linguistics = linguistics
+        self.hub = hub
+        indexes = profile_indexes(embedder, linguistics, settings.product_min_score, settings.vacancy_min_score)
+        self.products, self.vacancies = indexes["product"], indexes["vacancy"]
+        self.employers = EmployerWatch(linguistics)
+        self.candidates = CandidatePosts(settings, store, embedder.dim)
+
+    # ---- start-up and housekeeping ----
+    def load(self) -> None:
+        self.refresh_profiles()
+        self.candidates.load()
+        self.prune()
+
+    def import_catalog(self, catalog: Catalog) -> None:
+        for product in catalog.products:
+            self.store.upsert_product(product)
+        for vacancy in catalog.vacancies:
+            self.store.upsert_vacancy(vacancy)
+        for employer in catalog.employers:
+            self.store.upsert_employer(employer)
+        self.refresh_profiles()
+
+    def refresh_profiles(self) -> None:
+        self.products.replace_all(self.store.list_products())
+        self.vacancies.replace_all(self.store.list_vacancies())
+        self.employers.replace_all(self.store.list_employers())
+        INDEX_SIZE.labels(SERVICE, "products").set(len(self.products))
+        INDEX_SIZE.labels(SERVICE, "vacancies").set(len(self.vacancies))
+
+    def prune(self, now: float | None = None) -> int:
+        """Forget job posts older than the retention period; returns how many went."""
+        return self.candidates.prune(time.time() if now is None else now)
+
+    def close(self) -> None:
+        self.candidates.save()  # a restart then loads the index instead of rebuilding it
+        self.store.close()
+
+    # ---- profiles ----
+    def upsert_product(self, product: Product) -> Product:
+        _require(product.id, "id")
+        _require(product.name, "name")
+        self.store.upsert_product(product)
+        self.products.upsert(product)
+        return product
+
+    def delete_product(self, product_id: str) -> bool:
+        deleted = self.store.delete_product(_require(product_id, "id"))
+        self.products.delete(product_id)
+        return deleted
+
+    def list_products(self) -> list[Product]:
+        return self.store.list_products()
+
+    def upsert_vacancy(self, vacancy: Vacancy) -> Vacancy:
+        _require(vacancy.id, "id")
+        _require(vacancy.title, "title")
+        self.store.upsert_vacancy(vacancy)
+        self.vacancies.upsert(vacancy)
+        return vacancy
+
+    def delete_vacancy(self, vacancy_id: str) -> bool:
+        deleted = self.store.delete_vacancy(_require(vacancy_id, "id"))
+        self.vacancies.delete(vacancy_id)
+        return deleted
+
+    def list_vacancies(self) -> list[Vacancy]:
+        return self.store.list_vacancies()
+
+    def upsert_employer(self, employer: Employer) -> Employer:
+        _require(employer.id, "id")
+        if not any(n.strip() for n in employer.names):
+            raise InvalidRequest("names: at least one name or alias is required")
+        self.store.upsert_employer(employer)
+        # Aliases of different employers share one phrase index, so it is rebuilt as a whole.
+        self.employers.replace_all(self.store.list_employers())
+        return employer
+
+    def delete_employer(self, employer_id: str) -> bool:
+        deleted = self.store.delete_employer(_require(employer_id, "id"))
+        self.employers.replace_all(self.store.list_employers())
+        return deleted
+
+    def list_employers(self) -> list[Employer]:
+        return self.store.list_employers()
+
+    # ---- queues: leads and candidates share the semantics, `kind` tells them apart ----
+    def pull(self, kind: str, owner: str, profile_ids: Sequence[str] = (), min_score: float = 0.0,
+             languages: Sequence[str] = (), limit: int = 0, lease_seconds: float = 0,
+             include_unmatched: bool = False) -> list[QueueItem]:
+        return self.store.lease_items(
+            kind, _require(owner, "owner"), list(profile_ids), min_score, list(languages),
+            _limit(limit, 10, MAX_LIMIT), lease_seconds or self.settings.lease_seconds, time.time(),
+            include_unmatched)
+
+    def ack(self, kind: str, item_id: str, owner: str, outcome: str, note: str = "") -> QueueItem:
+        _require(item_id, "id")
+        _require(owner, "owner")
+        if outcome not in OUTCOMES:
+            raise InvalidRequest(f"outcome must be one of {', '.join(o.upper() for o in OUTCOMES)}")
+        return self.store.ack_item(kind, item_id, owner, outcome, note, time.time())
+
+    def release(self, kind: str, item_id: str, owner: str) -> QueueItem:
+        return self.store.release_item(kind, _require(item_id, "id"), _require(owner, "owner"), time.time())
+
+    def list_items(self, kind: str, profile_ids: Sequence[str] = (), statuses: Sequence[str] = (),
+                   languages: Sequence[str] = (), include_unmatched: bool = False, page_size: int = 0,
+                   page_token: str = "") -> tuple[list[QueueItem], str]:
+        """One page by priority and the token of the next ("" after the last). Without a profile filter
+        unmatched items are listed too."""
+        try:
+            offset = int(page_token or 0)
+        except ValueError:
+            raise InvalidRequest("page_token is not one this service issued") from None
+        size = _limit(page_size, 50, MAX_LIMIT)
+        items = self.store.list_items(kind, list(profile_ids), list(statuses), list(languages),
+                                      include_unmatched or not profile_ids, None, size + 1, offset)
+        return items[:size], str(offset + size) if len(items) > size else ""
+
+    def funnel(self, product_id: str = "", since: float | None = None, until: float | None = None) -> dict:
+        """Lead counts per stage for one product ("" = all) and rep_precision = contacted / judged."""
+        counts = self.store.funnel(KIND_LEAD, product_id or None, since, until)
+        judged = counts["contacted"] + counts["not_a_lead"]
+        return {**counts, "rep_precision": counts["contacted"] / judged if judged else 0.0}
+
+    # ---- recruiter search and complaints ----
+    def search_candidates(self, query: str = "", vacancy_id: str = "", top_k: int = 0,
+                          languages: Sequence[str] = (), since: float | None = None,
+                          location_words: Sequence[str] = ()) -> list[CandidateHit]:
+        """Job seekers closest to a free-text query or to a vacancy profile, best first."""
+        top_k = _limit(top_k, 10, MAX_TOP_K)
+        vector = self._query_vector(query, vacancy_id)
+        where = CandidateFilter(tuple(languages), since, tuple(w.lower() for w in location_words if w.strip()))
+        return self.candidates.search(vector, top_k, where)
+
+    def _query_vector(self, query: str, vacancy_id: str) -> np.ndarray:
+        if vacancy_id:
+            vacancy = self.store.get_vacancy(vacancy_id)
+            if vacancy is None:
+                raise NotFound(f"vacancy {vacancy_id!r} not found")
+            text = f"{vacancy.title}. {vacancy.description} {' '.join(vacancy.keywords)}"
+        else:
+            text = _require(query, "query or vacancy_id")
+        return self.embedder.encode([text])[0]
+
+    def list_complaints(self, employer_id: str = "", since: float | None = None, limit: int = 0) -> list[Complaint]:
+        return self.store.list_complaints(employer_id or None, since, _limit(limit, 100, MAX_LIMIT))
+
+    # ---- Subscribe streams ----
+    def open_subscription(self, request: match_pb2.SubscribeRequest) -> Subscription:
+        return self.hub.open(request)
+
+    def close_subscription(self, subscription: Subscription) -> None:
+        self.hub.close(subscription)

@@ -1,0 +1,72 @@
+"""The stream gate: operating points, persistence, and that it only ever removes verdicts."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from intentflow.signals import SIGNALS
+from services.classify.classifier.gate import StreamGate, gate_design, parse_operating_points
+from services.classify.classifier.model import SignalClassifier
+from services.classify.training.gate import operating_point
+
+
+def test_operating_points_parse_per_signal_and_language():
+    points = parse_operating_points(" purchase_intent=0.7, job_seeking.uk=0.45 ")
+    assert points == {("purchase_intent", "*"): 0.7, ("job_seeking", "uk"): 0.45}
+    assert parse_operating_points("") == {}
+
+
+@pytest.mark.parametrize("bad", ["purchase=0.5", "job_seeking.de=0.5", "employer_complaint=", "job_seeking=1.5"])
+def test_bad_operating_points_are_refused_with_the_expected_form(bad):
+    with pytest.raises(ValueError, match="operating point"):
+        parse_operating_points(bad)
+
+
+def _gate(dim: int = 4) -> StreamGate:
+    thresholds = {s: {"ru": 0.5, "uk": 0.6, "en": 0.7} for s in SIGNALS}
+    return StreamGate(np.zeros((dim, len(SIGNALS)), np.float32), np.zeros(len(SIGNALS)), thresholds)
+
+
+def test_a_language_point_wins_over_a_signal_wide_one():
+    gate = _gate().with_operating_points(parse_operating_points("job_seeking.uk=0.3,job_seeking=0.9"))
+    assert gate.thresholds["job_seeking"] == {"ru": 0.9, "uk": 0.3, "en": 0.9}
+    assert gate.thresholds["purchase_intent"] == {"ru": 0.5, "uk": 0.6, "en": 0.7}
+    assert gate.threshold_matrix(["uk", "de"])[:, SIGNALS.index("job_seeking")].tolist() == [0.3, 0.9]
+
+
+def test_gate_survives_a_save_and_load(tmp_path):
+    gate = _gate()
+    gate.weights[1, 2] = 0.25
+    gate.save(tmp_path / "gate.npz")
+    loaded = StreamGate.load(tmp_path / "gate.npz")
+    assert loaded.thresholds == gate.thresholds
+    assert np.array_equal(loaded.weights, gate.weights)
+
+
+def test_missing_gate_says_how_to_build_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="make model"):
+        StreamGate.load(tmp_path / "absent.npz")
+
+
+def test_operating_point_trades_recall_for_a_low_flag_rate_on_background():
+    rng = np.random.default_rng(0)
+    gate = np.concatenate([rng.uniform(0.6, 1.0, 100), rng.uniform(0.0, 0.9, 10_000)])
+    positive = np.arange(len(gate)) < 100
+    threshold, point = operating_point(gate, positive, ~positive, np.ones(len(gate), bool))
+    assert threshold > 0.85  # background reaches 0.9: a low threshold would flood the queue
+    assert point["flag_rate"] < 0.005 and point["recall"] > 0.2
+
+
+def test_gate_only_removes_verdicts(classifier, features):
+    texts = ["Подскажите хороший ноутбук для учёбы до 50к", "Шукаю роботу бухгалтером, досвід 5 років",
+             "My boss hasn't paid us for two months", "Сегодня отличная погода"]
+    from services.classify.classifier.features import ClassifyInput
+    feats = features.build([ClassifyInput(t) for t in texts])
+    probs = classifier.scores(feats)[0]
+    alone, _ = classifier.decide(feats, probs)
+    strict = _gate(gate_design(feats).shape[1])
+    strict.bias[:] = 10.0  # the gate says yes to everything...
+    with_gate = SignalClassifier(features, classifier.model, None, strict)
+    assert np.array_equal(with_gate.decide(feats, probs)[0], alone)
+    strict.bias[:] = -10.0  # ...or no to everything
+    assert not with_gate.decide(feats, probs)[0].any()
