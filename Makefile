@@ -37,7 +37,7 @@ setup: $(MODEL) ## Create .venv, install pinned dependencies, generate protobuf 
 proto: $(PROTO_STAMP) ## Generate protobuf/gRPC code from protos/
 model: $(MODEL) ## Train the classifier if it is missing or the corpus changed
 
-match-scorer: setup ## Refit the match scorer (services/match/matching/scorer.json) on data/match/train_*.jsonl
+match-scorer: setup ## Refit the match scorer (services/match/matching/scorer.json) on catalogue variants (data/match/)
 	$(PY) -m services.match.training.train
 
 run: setup ## Run the whole stack on embedded defaults (broker, SQLite, three services); Ctrl-C stops it

@@ -1,7 +1,9 @@
 """Service lifecycle: gRPC server with health and reflection, metrics endpoint, signals, graceful stop.
 
 Follows the grpc examples: health reports NOT_SERVING until the service has loaded its models and
-indexes; SIGTERM/SIGINT flip a run flag so the stream loop drains and commits before the server stops.
+indexes, and again while the broker is unreachable; SIGTERM/SIGINT flip a run flag so the stream loop
+drains and commits before the server stops. The server speaks TLS when a certificate is configured and
+checks tokens and roles (intentflow.auth) when a tokens file is.
 """
 from __future__ import annotations
 
@@ -9,13 +11,14 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent import futures
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from intentflow.auth import AuthInterceptor, TokenStore, server_credentials
 from intentflow.metrics import serve_metrics
 from intentflow.settings import ServerSettings
 
@@ -30,20 +33,40 @@ class ServiceRuntime:
         self.running = threading.Event()
         self.running.set()
         self.failed = False
+        self.ready = False        # models and indexes loaded, stream started
+        self.broker_up = threading.Event()
+        self.broker_up.set()      # until a broker watch says otherwise
+        store = TokenStore(server_settings.tokens_file) if server_settings.tokens_file else None
+        self.auth = AuthInterceptor(store, server_settings.rate_per_s, server_settings.rate_burst)
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers,
-                                                             thread_name_prefix=f"{name}-rpc"))
+                                                             thread_name_prefix=f"{name}-rpc"),
+                                  interceptors=[self.auth])
         self.health = health.HealthServicer(experimental_non_blocking=True)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         self._service_names: list[str] = []
-        self.grpc_port = self.server.add_insecure_port(f"{server_settings.host}:{grpc_port}")
+        address = f"{server_settings.host}:{grpc_port}"
+        credentials = server_credentials(server_settings.tls_cert, server_settings.tls_key,
+                                         server_settings.tls_client_ca)
+        self.tls = credentials is not None
+        self.grpc_port = (self.server.add_secure_port(address, credentials) if credentials
+                          else self.server.add_insecure_port(address))
         if self.grpc_port == 0:
             raise RuntimeError(f"{name}: cannot bind gRPC port {server_settings.host}:{grpc_port}")
         self._metrics_httpd, self.metrics_port = serve_metrics(server_settings.host, metrics_port)
         self._set_status(health_pb2.HealthCheckResponse.NOT_SERVING)
 
-    def add_service(self, full_name: str, register: Callable[[grpc.Server], None]) -> None:
+    def add_service(self, full_name: str, register: Callable[[grpc.Server], None],
+                    roles: Mapping[str, Collection[str]] | None = None) -> None:
+        """Register a gRPC service; `roles` maps each method name to the roles that may call it (with auth
+        on, a method missing from it is admin-only)."""
         register(self.server)
         self._service_names.append(full_name)
+        if roles:
+            self.allow(full_name, roles)
+
+    def allow(self, full_name: str, roles: Mapping[str, Collection[str]]) -> None:
+        """Declare (or change) the roles allowed per method of a registered service."""
+        self.auth.allow(full_name, roles)
 
     def _set_status(self, status) -> None:
         for service in ["", *self._service_names]:
@@ -55,11 +78,49 @@ class ServiceRuntime:
              reflection.SERVICE_NAME], self.server)
         self._set_status(health_pb2.HealthCheckResponse.NOT_SERVING)
         self.server.start()
-        log.info("listening", extra={"grpc_port": self.grpc_port, "metrics_port": self.metrics_port})
+        log.info("listening", extra={"grpc_port": self.grpc_port, "metrics_port": self.metrics_port,
+                                     "tls": self.tls, "auth": self.auth.enabled})
+        if not self.auth.enabled:
+            log.warning("auth is off: INTENTFLOW_TOKENS_FILE is not set, every caller may call every method")
+        if not self.tls:
+            log.warning("gRPC is plaintext: INTENTFLOW_TLS_CERT is not set")
 
     def mark_serving(self) -> None:
-        self._set_status(health_pb2.HealthCheckResponse.SERVING)
+        self.ready = True
+        self._update_status()
         log.info("serving", extra={"grpc_port": self.grpc_port, "metrics_port": self.metrics_port})
+
+    def _update_status(self) -> None:
+        serving = self.ready and self.broker_up.is_set() and self.running.is_set()
+        self._set_status(health_pb2.HealthCheckResponse.SERVING if serving
+                         else health_pb2.HealthCheckResponse.NOT_SERVING)
+
+    def watch_broker(self, reachable: Callable[[], bool], on_return: Callable[[], None] | None = None,
+                     interval_s: float = 2.0) -> threading.Thread:
+        """Check the broker every `interval_s`: NOT_SERVING while it is unreachable; when it comes back,
+        run `on_return` (recreate producers, topics) and serve again."""
+        def loop() -> None:
+            while self.running.is_set():
+                up = reachable()
+                if up and not self.broker_up.is_set():
+                    log.warning("broker reachable again")
+                    if on_return:
+                        try:
+                            on_return()
+                        except Exception:
+                            log.exception("recovering after the broker came back failed; retrying")
+                            time.sleep(interval_s)
+                            continue
+                    self.broker_up.set()
+                    self._update_status()
+                elif not up and self.broker_up.is_set():
+                    log.error("broker unreachable: NOT_SERVING until it is back")
+                    self.broker_up.clear()
+                    self._update_status()
+                time.sleep(interval_s)
+        thread = threading.Thread(target=loop, name=f"{self.name}-broker-watch", daemon=True)
+        thread.start()
+        return thread
 
     def install_signal_handlers(self) -> None:
         def on_signal(signum, _frame):

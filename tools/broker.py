@@ -5,13 +5,34 @@ in the services depends on this broker.
 """
 from __future__ import annotations
 
+import ctypes
 import logging
+import os
+import signal
 import socket
 import subprocess
 import time
 from pathlib import Path
 
 log = logging.getLogger(__name__)
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(sig: int = signal.SIGKILL):
+    """A preexec_fn for children that must not outlive the process starting them, even when that process
+    is SIGKILLed (Linux PR_SET_PDEATHSIG; elsewhere a no-op). The death signal follows the *thread* that
+    forked, so start such children from a thread that lives as long as the parent (the main thread)."""
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved here, in the parent: nothing to load after fork
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died between fork and prctl
+            os._exit(1)
+    return preexec
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -51,10 +72,14 @@ class EmbeddedBroker:
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
         self.process = subprocess.Popen(
             [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url],
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent())
         wait_for_port(self.host, self.port, timeout_s, self.process)
         log.info("embedded broker started", extra={"bootstrap": self.bootstrap_servers})
         return self
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

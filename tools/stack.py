@@ -1,5 +1,10 @@
 """The whole pipeline on one machine: embedded broker (unless Kafka is configured) and the three services
-as child processes. Used by `intentflow run`, `intentflow demo`, the integration tests and the benchmark."""
+as child processes. Used by `intentflow run`, `intentflow demo`, the integration tests and the benchmark.
+
+Children die with the process that started them, even when it is SIGKILLed (PR_SET_PDEATHSIG), so no
+orphan keeps the ports. `supervise` restarts a crashed service (or the embedded broker) with backoff; a
+crashed service never takes the broker or the other services down with it.
+"""
 from __future__ import annotations
 
 import logging
@@ -14,17 +19,18 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from intentflow import topology
-from tools.broker import EmbeddedBroker, free_port
+from intentflow import auth, topology
+from tools.broker import EmbeddedBroker, die_with_parent, free_port
 
 log = logging.getLogger(__name__)
 SERVICES = topology.SERVICES
+STABLE_AFTER_S = 60.0  # a process up this long has its restart backoff reset
 
 
-def wait_serving(address: str, timeout_s: float, process: subprocess.Popen | None = None) -> None:
-    """Wait until the grpc.health.v1 check of `address` answers SERVING."""
+def wait_serving(address: str, timeout_s: float, process: subprocess.Popen | None = None, tls_ca: str = "") -> None:
+    """Wait until the grpc.health.v1 check of `address` answers SERVING (over TLS when `tls_ca` is given)."""
     deadline = time.monotonic() + timeout_s
-    with grpc.insecure_channel(address) as channel:
+    with auth.channel(address, tls_ca) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while time.monotonic() < deadline:
             if process is not None and process.poll() is not None:
@@ -50,6 +56,13 @@ class LocalStack:
     broker: EmbeddedBroker | None = None
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     ports: dict[str, tuple[int, int]] = field(default_factory=dict)
+    restart_backoff_s: float = 1.0
+    restart_backoff_max_s: float = 30.0
+    restarts: dict[str, int] = field(default_factory=dict)
+    _started_at: dict[str, float] = field(default_factory=dict)
+    _backoff: dict[str, float] = field(default_factory=dict)
+    _restart_at: dict[str, float] = field(default_factory=dict)
+    _stopped: set[str] = field(default_factory=set)  # stopped on purpose: not restarted
 
     def __post_init__(self):
         self.workdir = Path(self.workdir)
@@ -72,6 +85,18 @@ class LocalStack:
     def address(self, service: str) -> str:
         return f"{self.host}:{self.ports[service][0]}"
 
+    @property
+    def tls_ca(self) -> str:
+        """The CA clients verify the services with: INTENTFLOW_TLS_CA, else the (self-signed) server
+        certificate; empty when the services are plaintext."""
+        if not self.base_env.get("INTENTFLOW_TLS_CERT"):
+            return ""
+        return self.base_env.get("INTENTFLOW_TLS_CA") or self.base_env["INTENTFLOW_TLS_CERT"]
+
+    def channel(self, service: str, token: str = "") -> grpc.Channel:
+        """A client channel to `service`, TLS when the stack is, carrying `token` when given."""
+        return auth.channel(self.address(service), self.tls_ca, token)
+
     def metrics_url(self, service: str) -> str:
         return f"http://{self.host}:{self.ports[service][1]}/metrics"
 
@@ -87,7 +112,7 @@ class LocalStack:
         for service in self.ports:
             self.start_service(service)
         for service in self.ports:
-            wait_serving(self.address(service), timeout_s, self.processes[service])
+            wait_serving(self.address(service), timeout_s, self.processes[service], self.tls_ca)
         return self
 
     def start_service(self, service: str) -> subprocess.Popen:
@@ -98,11 +123,47 @@ class LocalStack:
                spec.metrics_env: str(self.ports[service][1])}
         out = open(self.workdir / "logs" / f"{service}.log", "ab")
         process = subprocess.Popen([sys.executable, "-m", f"services.{module}"], env=env, stdout=out,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+                                   stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent())
+        out.close()
         self.processes[service] = process
+        self._started_at[service] = time.monotonic()
+        self._stopped.discard(service)
         return process
 
+    def supervise(self, now: float | None = None) -> list[str]:
+        """Restart what crashed, once its backoff has passed: a service that exited without being stopped
+        (backoff doubling from `restart_backoff_s` to `restart_backoff_max_s`, reset once it ran
+        STABLE_AFTER_S), and the embedded broker. Call it periodically from the thread that started the
+        stack (children die with the thread that forked them). Returns what it restarted."""
+        now = time.monotonic() if now is None else now
+        restarted = []
+        if self.broker is not None and self.broker.process is not None and not self.broker.alive:
+            log.error("embedded broker exited; restarting it on the same port",
+                      extra={"code": self.broker.process.returncode})
+            self.broker.process = None
+            self.broker.start()
+            self.restarts["broker"] = self.restarts.get("broker", 0) + 1
+            restarted.append("broker")
+        for service, process in list(self.processes.items()):
+            if service in self._stopped or process.poll() is None:
+                continue
+            if service not in self._restart_at:
+                ran = now - self._started_at.get(service, now)
+                backoff = self.restart_backoff_s if ran >= STABLE_AFTER_S else self._backoff.get(
+                    service, self.restart_backoff_s / 2) * 2
+                self._backoff[service] = min(backoff, self.restart_backoff_max_s)
+                self._restart_at[service] = now + self._backoff[service]
+                log.error("service exited; restarting after backoff", extra={
+                    "service": service, "code": process.returncode, "backoff_s": self._backoff[service]})
+            if now >= self._restart_at[service]:
+                del self._restart_at[service]
+                self.start_service(service)
+                self.restarts[service] = self.restarts.get(service, 0) + 1
+                restarted.append(service)
+        return restarted
+
     def stop_service(self, service: str, sig: int = signal.SIGTERM, timeout_s: float = 30) -> int | None:
+        self._stopped.add(service)
         process = self.processes.get(service)
         if process is None or process.poll() is not None:
             return process.returncode if process else None

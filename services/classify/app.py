@@ -6,7 +6,7 @@ import time
 
 import grpc
 
-from intentflow import topology
+from intentflow import auth, topology
 from intentflow.kafka_io import OutMessage, StreamStage
 from intentflow.metrics import RECORDS, RPCS, SIGNALS, STAGE_SECONDS
 from intentflow.service import dead_letter_for, serve, start_runtime
@@ -20,6 +20,7 @@ from services.classify.prefilter import Prefilter
 SERVICE = topology.CLASSIFY
 MAX_INPUTS = 256
 MAX_TEXT_CHARS = 20000
+ROLES = {"Classify": auth.ANY_ROLE}  # who may call what when auth is on
 log = logging.getLogger(__name__)
 
 
@@ -113,7 +114,8 @@ def main() -> None:
     runtime = start_runtime(SERVICE, settings.server, settings.grpc_port, settings.metrics_port)
     servicer = ClassifyServicer()
     runtime.add_service(classify_pb2.DESCRIPTOR.services_by_name["ClassifyService"].full_name,
-                        lambda server: classify_pb2_grpc.add_ClassifyServiceServicer_to_server(servicer, server))
+                        lambda server: classify_pb2_grpc.add_ClassifyServiceServicer_to_server(servicer, server),
+                        roles=ROLES)
 
     def load() -> StreamStage:
         servicer.classifier = load_classifier(settings.model)

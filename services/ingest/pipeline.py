@@ -8,7 +8,7 @@ from intentflow.settings import IngestSettings
 from intentflow.text.language import detect_language
 from intentflow.text.normalize import fingerprint, normalize_text, validate_text
 from intentflow.v1 import ingest_pb2, post_pb2
-from intentflow.wire import post_id, post_key, timestamp
+from intentflow.wire import post_id, post_key, seconds, timestamp
 from services.ingest.dedup import RecentTexts, SeenWindow
 
 LANGUAGES = {"ru", "uk", "en", "other"}
@@ -41,7 +41,13 @@ class IngestPipeline:
         post.author = normalize_text(raw.author)
         if post.lang not in LANGUAGES:
             post.lang = detect_language(post.text)
+        clamped = ""
         if not post.HasField("created_at"):
+            post.created_at.CopyFrom(timestamp(now))
+        elif seconds(post.created_at) > now + self.settings.max_future_s:
+            # A clock that runs ahead must not float a post to the top of the queues: clamp, keep the post.
+            clamped = (f"created_at {seconds(post.created_at) - now:.0f} s in the future, "
+                       f"clamped to the time of ingest")
             post.created_at.CopyFrom(timestamp(now))
         key = post_key(post)
         seen_keys = self.seen_keys(post)
@@ -52,7 +58,7 @@ class IngestPipeline:
         if post.parent_id and not post.parent_text:
             post.parent_text = self.recent.get(post_id(post.network, post.parent_id)) or ""
         self.recent.put(key, post.text)
-        return Decision(ingest_pb2.VERDICT_ACCEPTED, post=post, seen_keys=seen_keys)
+        return Decision(ingest_pb2.VERDICT_ACCEPTED, clamped, post=post, seen_keys=seen_keys)
 
     @staticmethod
     def seen_keys(post: post_pb2.Post) -> list[str]:
@@ -63,6 +69,9 @@ class IngestPipeline:
         self.seen.forget([k for d in decisions for k in d.seen_keys])
 
     def _invalid_reason(self, post: post_pb2.Post) -> str | None:
+        size = post.ByteSize()
+        if size > self.settings.max_post_bytes:
+            return f"post is too large: {size} bytes, the limit is {self.settings.max_post_bytes}"
         if not post.id.strip():
             return "missing required field: id"
         if not post.network.strip():

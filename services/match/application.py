@@ -7,6 +7,7 @@ InvalidTransition. Mapping those to status codes is the servicer's job.
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 
@@ -23,12 +24,13 @@ from services.match.complaints import EmployerWatch
 from services.match.matching.catalog import Catalog
 from services.match.matching.profiles import profile_indexes
 from services.match.store import OUTCOMES, Complaint, Employer, NotFound, Product, QueueItem, Store, Vacancy
-from services.match.store.models import KIND_LEAD
+from services.match.store.models import KIND_LEAD, NEGATIVE_OUTCOMES, POSITIVE_OUTCOMES, STATUS_WRONG_PROFILE
 from services.match.subscriptions import Subscription, SubscriptionHub
 
 SERVICE = topology.MATCH
 MAX_LIMIT = 500
 MAX_TOP_K = 100
+MAX_LEARNED = 200   # example posts kept per profile and sign (matching uses the last MAX_EXAMPLES)
 
 
 class InvalidRequest(Exception):
@@ -48,6 +50,14 @@ def _limit(value: int, default: int, maximum: int) -> int:
     return min(value or default, maximum)
 
 
+def _reranker(settings: MatchSettings):
+    """The e5 reranker (rerank.py) unless MATCH_RERANKER is off."""
+    if not getattr(settings, "reranker", True):
+        return None
+    from services.match.matching.rerank import load_reranker
+    return load_reranker(settings.model.encoder_threads)
+
+
 class MatchApplication:
     def __init__(self, settings: MatchSettings, store: Store, embedder: Embedder, linguistics: Linguistics,
                  hub: SubscriptionHub):
@@ -56,7 +66,8 @@ class MatchApplication:
         self.embedder = embedder
         self.linguistics = linguistics
         self.hub = hub
-        indexes = profile_indexes(embedder, linguistics, settings.product_min_score, settings.vacancy_min_score)
+        indexes = profile_indexes(embedder, linguistics, settings.product_min_score, settings.vacancy_min_score,
+                                  reranker=_reranker(settings))
         self.products, self.vacancies = indexes["product"], indexes["vacancy"]
         self.employers = EmployerWatch(linguistics)
         self.candidates = CandidatePosts(settings, store, embedder.dim)
@@ -148,12 +159,53 @@ class MatchApplication:
             _limit(limit, 10, MAX_LIMIT), lease_seconds or self.settings.lease_seconds, time.time(),
             include_unmatched)
 
-    def ack(self, kind: str, item_id: str, owner: str, outcome: str, note: str = "") -> QueueItem:
+    def ack(self, kind: str, item_id: str, owner: str, outcome: str, note: str = "",
+            right_profile_id: str = "") -> QueueItem:
+        """Records the outcome, then lets it teach matching (`learn`)."""
         _require(item_id, "id")
         _require(owner, "owner")
         if outcome not in OUTCOMES:
             raise InvalidRequest(f"outcome must be one of {', '.join(o.upper() for o in OUTCOMES)}")
-        return self.store.ack_item(kind, item_id, owner, outcome, note, time.time())
+        if right_profile_id and outcome != STATUS_WRONG_PROFILE:
+            raise InvalidRequest("right_profile_id goes with the WRONG_PROFILE outcome only")
+        if right_profile_id and self._index(kind).get(right_profile_id) is None:
+            raise NotFound(f"{'product' if kind == KIND_LEAD else 'vacancy'} {right_profile_id!r} not found")
+        item = self.store.ack_item(kind, item_id, owner, outcome, note, time.time())
+        self.learn(kind, item, outcome, right_profile_id)
+        return item
+
+    def _index(self, kind: str):
+        return self.products if kind == KIND_LEAD else self.vacancies
+
+    def learn(self, kind: str, item: QueueItem, outcome: str, right_profile_id: str = "") -> None:
+        """An acked outcome becomes an example post of the profiles concerned, used by the next post
+        matched (no redeploy): contacted/won -> positive example of the matched profile; not_a_lead /
+        wrong_profile -> negative example of it; wrong_profile with right_profile_id -> positive example
+        of that one. The examples are stored with the profile, so they survive restarts and show in
+        ListProducts/ListVacancies, where a user can also edit them."""
+        text = item.post.text.strip()
+        if not text:
+            return
+        changes = []
+        if item.profile_id and outcome in POSITIVE_OUTCOMES:
+            changes.append((item.profile_id, "examples"))
+        if item.profile_id and outcome in NEGATIVE_OUTCOMES:
+            changes.append((item.profile_id, "negative_examples"))
+        if right_profile_id:
+            changes.append((right_profile_id, "examples"))
+        for profile_id, field in changes:
+            profile = self._index(kind).get(profile_id)
+            if profile is None:
+                continue
+            values = ([v for v in getattr(profile, field) if v != text] + [text])[-MAX_LEARNED:]
+            other = "negative_examples" if field == "examples" else "examples"
+            changed = dataclasses.replace(profile, **{field: values,
+                                                      other: [v for v in getattr(profile, other) if v != text]},
+                                          updated_at=0.0)
+            if kind == KIND_LEAD:
+                self.upsert_product(changed)
+            else:
+                self.upsert_vacancy(changed)
 
     def release(self, kind: str, item_id: str, owner: str) -> QueueItem:
         return self.store.release_item(kind, _require(item_id, "id"), _require(owner, "owner"), time.time())

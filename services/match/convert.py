@@ -91,23 +91,26 @@ def complaint_message(complaint: Complaint) -> signals_pb2.ComplaintSignal:
 def product_to_proto(p: Product) -> profiles_pb2.ProductProfile:
     return profiles_pb2.ProductProfile(id=p.id, name=p.name, description=p.description, keywords=p.keywords,
                                        excluded_keywords=p.excluded_keywords, languages=p.languages,
-                                       min_score=p.min_score, owner_team=p.owner_team)
+                                       min_score=p.min_score, owner_team=p.owner_team, examples=p.examples,
+                                       negative_examples=p.negative_examples)
 
 
 def product_from_proto(m: profiles_pb2.ProductProfile) -> Product:
     return Product(id=m.id, name=m.name, description=m.description, keywords=list(m.keywords),
                    excluded_keywords=list(m.excluded_keywords), languages=list(m.languages),
-                   min_score=m.min_score, owner_team=m.owner_team)
+                   min_score=m.min_score, owner_team=m.owner_team, examples=list(m.examples),
+                   negative_examples=list(m.negative_examples))
 
 
 def vacancy_to_proto(v: Vacancy) -> profiles_pb2.VacancyProfile:
     return profiles_pb2.VacancyProfile(id=v.id, title=v.title, description=v.description, keywords=v.keywords,
-                                       location=v.location)
+                                       location=v.location, examples=v.examples,
+                                       negative_examples=v.negative_examples)
 
 
 def vacancy_from_proto(m: profiles_pb2.VacancyProfile) -> Vacancy:
     return Vacancy(id=m.id, title=m.title, description=m.description, keywords=list(m.keywords),
-                   location=m.location)
+                   location=m.location, examples=list(m.examples), negative_examples=list(m.negative_examples))
 
 
 def employer_to_proto(e: Employer) -> profiles_pb2.EmployerProfile:

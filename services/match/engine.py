@@ -76,14 +76,17 @@ class MatchEngine:
         post = post_ref(message.post)
         embedding = self._embedding(message)
         doc = app.linguistics.doc(post.text, pipeline_language(post.lang))  # once for both profile kinds
+        query = None
+        if PURCHASE_INTENT in positive or JOB_SEEKING in positive:   # the reranker's view of the post, once
+            query = app.products.query_vector(post.text, embedding)
         outputs: list[OutMessage] = []
         if PURCHASE_INTENT in positive:
-            matches = app.products.match(embedding, post.text, post.lang, doc=doc)
+            matches = app.products.match(embedding, post.text, post.lang, doc=doc, rerank_vector=query)
             outputs += self._enqueue(KIND_LEAD, post, positive[PURCHASE_INTENT], matches, now)
         if JOB_SEEKING in positive:
             verdict = positive[JOB_SEEKING]
             app.candidates.add(post, embedding, verdict.probability)
-            matches = app.vacancies.match(embedding, post.text, post.lang, doc=doc)
+            matches = app.vacancies.match(embedding, post.text, post.lang, doc=doc, rerank_vector=query)
             outputs += self._enqueue(KIND_CANDIDATE, post, verdict, matches, now)
         if EMPLOYER_COMPLAINT in positive:
             outputs += self.complaints.handle(post, positive[EMPLOYER_COMPLAINT], now)
@@ -105,8 +108,7 @@ class MatchEngine:
                 id=queue_item_id(kind, post.post_id, profile_id), kind=kind, profile_id=profile_id, post=post,
                 intent_probability=verdict.probability, match_score=score,
                 priority=priority(verdict.probability, score, post.created_at, now),
-                evidence=evidence_lines(verdict)
-                + ([f"keywords: {', '.join(match.keywords)}"] if match and match.keywords else []),
+                evidence=evidence_lines(verdict) + (match.evidence() if match else []),
                 detected_at=now)
             result, stored = self.app.store.add_queue_item(item, self.app.settings.lead_dedup_window_s, now)
             if result is AddResult.DUPLICATE and stored.published:

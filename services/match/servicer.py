@@ -128,7 +128,8 @@ class MatchServicer(match_pb2_grpc.MatchServiceServicer):
 
     def _ack(self, kind: str, request):
         outcome = convert.OUTCOME_FROM_PROTO.get(request.outcome, "")
-        return convert.queue_message(self.app.ack(kind, request.id, request.owner, outcome, request.note))
+        return convert.queue_message(self.app.ack(kind, request.id, request.owner, outcome, request.note,
+                                                  request.right_profile_id))
 
     @rpc
     def ReleaseLead(self, request, context):

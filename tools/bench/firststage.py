@@ -2,6 +2,8 @@
 
 Every post the first stage passes goes through the encoder, so its pass rate on the stream sets how much
 encoder work the pipeline does per post; its recall says how many injected positives it lets through.
+The real stream's background is the chatter the first stage was trained on, so this pass rate is in-sample;
+`intentflow eval prefilter --loso` measures it on sources the first stage has not seen.
 """
 from __future__ import annotations
 

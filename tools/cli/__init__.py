@@ -8,7 +8,7 @@ import grpc
 
 from intentflow.settings import ClientSettings, from_env
 
-SIGNAL_HELP = "one of contacted, won, lost, not_a_lead"
+RIGHT_HELP = "with --outcome wrong_profile: the profile the post was really about (it learns the post)"
 
 
 def _serve(args) -> int:
@@ -19,13 +19,13 @@ def _serve(args) -> int:
 
 def _config(args) -> int:
     from intentflow import topology
-    from intentflow.settings import ClassifySettings, IngestSettings, MatchSettings, describe
+    from intentflow.settings import ClassifySettings, IngestSettings, MatchSettings, StackSettings, describe
     from tools.cli.tables import print_table
     if args.topics:
         print(topology.markdown_table())
         return 0
     rows = {}
-    for cls in (IngestSettings, ClassifySettings, MatchSettings, ClientSettings):
+    for cls in (IngestSettings, ClassifySettings, MatchSettings, ClientSettings, StackSettings):
         for row in describe(cls):
             rows.setdefault(row[0], row)
     if args.markdown:
@@ -46,7 +46,7 @@ def _queue_args(p: argparse.ArgumentParser, profile: str) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    from tools.cli import evaluation, queues, stack
+    from tools.cli import evaluation, queues, stack, tokens
     root = argparse.ArgumentParser(prog="intentflow", description=__doc__)
     sub = root.add_subparsers(dest="command", required=True)
 
@@ -69,6 +69,21 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--markdown", action="store_true", help="as the README's configuration table")
     p.add_argument("--topics", action="store_true", help="the README's topic table (Markdown) instead")
     p.set_defaults(func=_config)
+    tok = sub.add_parser("tokens", help="API tokens and their roles (INTENTFLOW_TOKENS_FILE)").add_subparsers(
+        dest="action", required=True)
+    p = tok.add_parser("create", help="create a token; it is printed once, only its hash is stored")
+    p.add_argument("--role", required=True, choices=tokens.ROLES)
+    p.add_argument("--name", required=True, help="who or what holds it, e.g. anna or crawler-vk")
+    p.add_argument("--file", help="tokens file (default INTENTFLOW_TOKENS_FILE)")
+    p.set_defaults(func=tokens.create)
+    p = tok.add_parser("list", help="every token: id, role, name, created, revoked")
+    p.add_argument("--file", help="tokens file (default INTENTFLOW_TOKENS_FILE)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=tokens.list_tokens)
+    p = tok.add_parser("revoke", help="revoke a token by id; the services refuse it from the next call")
+    p.add_argument("id")
+    p.add_argument("--file", help="tokens file (default INTENTFLOW_TOKENS_FILE)")
+    p.set_defaults(func=tokens.revoke)
     p = sub.add_parser("train", help="train the classifier from data/classify/train_*.jsonl")
     p.add_argument("--data", action="append", help="training JSONL (repeatable; default the shipped corpus)")
     p.add_argument("--out", help="model path (default INTENTFLOW_CLASSIFIER)")
@@ -116,9 +131,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--folds", type=int, default=5, help="with --loso: grouped folds that choose each threshold")
     p.add_argument("--json", help="with --loso: also write the figures to this file")
     p.set_defaults(func=evaluation.eval_prefilter)
-    p = ev.add_parser("match")
-    p.add_argument("--profiles", required=True)
-    p.add_argument("--data", required=True)
+    p = ev.add_parser("match", help="top-1 per kind, language and direction, and abstention, for any catalogue")
+    p.add_argument("--profiles", required=True, help="catalogue file (JSON/YAML, as for `profiles import`)")
+    p.add_argument("--data", default="data/match/dev.jsonl",
+                   help="labelled posts with gold product/vacancy ids (default: the shipped dev split)")
     p.set_defaults(func=evaluation.eval_match)
 
     leads = sub.add_parser("leads", help="the sales queue").add_subparsers(dest="action", required=True)
@@ -132,14 +148,16 @@ def parser() -> argparse.ArgumentParser:
         p = leads.add_parser(name)
         p.add_argument("id")
         if name == "ack":
-            p.add_argument("--outcome", required=True, choices=list(queues.OUTCOMES), help=SIGNAL_HELP)
+            p.add_argument("--outcome", required=True, choices=list(queues.OUTCOMES))
             p.add_argument("--note", default="")
+            p.add_argument("--right-profile", default="", help=RIGHT_HELP)
         p.add_argument("--owner")
         p.add_argument("--json", action="store_true")
         p.set_defaults(func=func)
     p = leads.add_parser("list")
     _queue_args(p, "product")
-    p.add_argument("--status", action="append", choices=("new", "leased", "contacted", "won", "lost", "not_a_lead"))
+    p.add_argument("--status", action="append", choices=("new", "leased", "contacted", "won", "lost", "not_a_lead",
+                                                      "wrong_profile"))
     p.add_argument("--unmatched", action="store_true")
     p.set_defaults(func=queues.leads_list)
     p = leads.add_parser("funnel")
@@ -159,6 +177,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("id")
     p.add_argument("--outcome", required=True, choices=list(queues.OUTCOMES))
     p.add_argument("--note", default="")
+    p.add_argument("--right-profile", default="", help=RIGHT_HELP)
     p.add_argument("--owner")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=queues.candidates_ack)

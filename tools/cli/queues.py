@@ -5,8 +5,7 @@ import getpass
 import sys
 from datetime import UTC, datetime
 
-import grpc
-
+from intentflow import auth
 from intentflow.settings import ClientSettings
 from intentflow.v1 import match_pb2, match_pb2_grpc, signals_pb2
 from intentflow.wire import timestamp
@@ -14,12 +13,18 @@ from services.match import convert
 from services.match.matching.catalog import load_catalog
 from tools.cli.tables import clip, print_json, print_table
 
-OUTCOMES = {"contacted": match_pb2.OUTCOME_CONTACTED, "won": match_pb2.OUTCOME_WON,
-            "lost": match_pb2.OUTCOME_LOST, "not_a_lead": match_pb2.OUTCOME_NOT_A_LEAD}
+OUTCOMES = convert.OUTCOME_TO_PROTO
+
+
+def channel(settings: ClientSettings, address: str):
+    """A channel to a service: TLS when INTENTFLOW_TLS_CA is set, with the token of INTENTFLOW_TOKEN or
+    INTENTFLOW_TOKEN_FILE when one is."""
+    return auth.channel(address, settings.tls_ca, auth.read_token(settings.token, settings.token_file),
+                        settings.tls_cert, settings.tls_key)
 
 
 def stub(settings: ClientSettings) -> match_pb2_grpc.MatchServiceStub:
-    return match_pb2_grpc.MatchServiceStub(grpc.insecure_channel(settings.match_address))
+    return match_pb2_grpc.MatchServiceStub(channel(settings, settings.match_address))
 
 
 def rep(args, settings: ClientSettings) -> str:
@@ -33,20 +38,26 @@ def _when(ts) -> str:
 def _queue_rows(items, profile_field: str, probability_field: str):
     return [(getattr(i, profile_field) or "(unmatched)", i.lead_id if hasattr(i, "lead_id") else i.candidate_id,
              f"{i.priority:.2f}", f"{getattr(i, probability_field):.2f}", f"{i.match_score:.2f}", i.post.lang,
-             _when(i.post.created_at), clip(i.post.text, 70)) for i in items]
+             _when(i.post.created_at), clip(i.post.text, 70), clip(_why(i.evidence), 60)) for i in items]
+
+
+def _why(evidence) -> str:
+    """The match evidence of a queue item (keywords found, nearest profile view or example post)."""
+    lines = [e for e in evidence if e.startswith(("keywords:", "nearest:"))]
+    return "; ".join(lines)
 
 
 def print_leads(leads, as_json: bool) -> None:
     if as_json:
         return print_json(leads)
-    print_table(("product", "lead", "priority", "intent", "score", "lang", "posted", "text"),
+    print_table(("product", "lead", "priority", "intent", "score", "lang", "posted", "text", "why"),
                 _queue_rows(leads, "product_id", "intent_probability"))
 
 
 def print_candidates(candidates, as_json: bool) -> None:
     if as_json:
         return print_json(candidates)
-    print_table(("vacancy", "candidate", "priority", "p(job)", "score", "lang", "posted", "text"),
+    print_table(("vacancy", "candidate", "priority", "p(job)", "score", "lang", "posted", "text", "why"),
                 _queue_rows(candidates, "vacancy_id", "job_seeking_probability"))
 
 
@@ -59,7 +70,8 @@ def leads_pull(args, settings):
 
 def leads_ack(args, settings):
     lead = stub(settings).AckLead(match_pb2.AckRequest(id=args.id, owner=rep(args, settings),
-                                                       outcome=OUTCOMES[args.outcome], note=args.note))
+                                                       outcome=OUTCOMES[args.outcome], note=args.note,
+                                                       right_profile_id=args.right_profile))
     print_leads([lead], args.json)
 
 
@@ -97,7 +109,8 @@ def candidates_pull(args, settings):
 
 def candidates_ack(args, settings):
     candidate = stub(settings).AckCandidate(match_pb2.AckRequest(
-        id=args.id, owner=rep(args, settings), outcome=OUTCOMES[args.outcome], note=args.note))
+        id=args.id, owner=rep(args, settings), outcome=OUTCOMES[args.outcome], note=args.note,
+        right_profile_id=args.right_profile))
     print_candidates([candidate], args.json)
 
 

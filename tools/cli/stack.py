@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from intentflow import topology
+from intentflow import auth, topology
 from intentflow.kafka_io import consumer_lag, make_producer
 from intentflow.settings import SERVICE_SETTINGS, ClientSettings, KafkaSettings, StackSettings, from_env
 from intentflow.wire import post_id
@@ -79,16 +79,40 @@ def wait_drained(kafka: KafkaSettings, timeout_s: float = 600) -> None:
     raise TimeoutError(f"pipeline not drained after {timeout_s:.0f}s")
 
 
-def _stack(workdir: Path, fixed_ports: bool) -> LocalStack:
+def admin_token(workdir: Path) -> tuple[Path, Path]:
+    """The tokens file of the local stack (INTENTFLOW_TOKENS_FILE, else <workdir>/tokens.json) and a file
+    holding a valid admin token (<workdir>/admin.token, created or reused)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    configured = from_env(ClientSettings).tokens_file
+    tokens_file = Path(configured) if configured else workdir / "tokens.json"
+    token_file = workdir / "admin.token"
+    store = auth.TokenStore(tokens_file)
+    if token_file.exists():
+        identity = store.verify(token_file.read_text("utf-8").strip())
+        if identity is not None and identity.role == auth.ADMIN:
+            return tokens_file, token_file
+    _record, token = store.create(auth.ADMIN, "local stack admin")
+    token_file.touch(0o600)
+    token_file.write_text(token + "\n", "utf-8")
+    return tokens_file, token_file
+
+
+def _stack(workdir: Path, fixed_ports: bool) -> tuple[LocalStack, Path]:
+    """The local stack with auth on (an admin token in the returned file); TLS only when configured."""
     settings = from_env(StackSettings)
-    return LocalStack(workdir, env={"INTENTFLOW_PROFILES_FILE": str(DEFAULT_PROFILES)}, fixed_ports=fixed_ports,
-                      classify_replicas=settings.classify_replicas,
-                      embedded_kafka_port=settings.embedded_kafka_port if fixed_ports else 0)
+    tokens_file, token_file = admin_token(workdir)
+    stack = LocalStack(workdir, env={"INTENTFLOW_PROFILES_FILE": str(DEFAULT_PROFILES),
+                                     "INTENTFLOW_TOKENS_FILE": str(tokens_file.resolve())},
+                       fixed_ports=fixed_ports, classify_replicas=settings.classify_replicas,
+                       embedded_kafka_port=settings.embedded_kafka_port if fixed_ports else 0,
+                       restart_backoff_s=settings.restart_backoff_s,
+                       restart_backoff_max_s=settings.restart_backoff_max_s)
+    return stack, token_file
 
 
 def run(args) -> int:
     workdir = Path(args.workdir)
-    stack = _stack(workdir, fixed_ports=True)
+    stack, token_file = _stack(workdir, fixed_ports=True)
     # Explicit handlers: a shell starting us in the background ignores SIGINT, which would make Ctrl-C
     # (or a supervisor's SIGINT) a no-op; SIGTERM is turned into the same orderly stop.
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -100,8 +124,18 @@ def run(args) -> int:
         for service in stack.ports:
             print(f"{service:<10} gRPC   {stack.address(service)}   metrics {stack.metrics_url(service)}")
         print(f"store               {stack.base_env['INTENTFLOW_DATABASE_URL']}")
-        print("Ctrl-C stops everything.", flush=True)
-        while all(p.poll() is None for p in stack.processes.values()):
+        if stack.tls_ca:
+            print(f"gRPC                TLS (certificate {stack.base_env['INTENTFLOW_TLS_CERT']})")
+        else:
+            print(f"gRPC                plaintext on {stack.host} (set INTENTFLOW_TLS_CERT and INTENTFLOW_TLS_KEY "
+                  "for TLS)")
+        print(f"auth                on: tokens in {stack.base_env['INTENTFLOW_TOKENS_FILE']}, an admin token in "
+              f"{token_file}")
+        print(f"                    export INTENTFLOW_TOKEN_FILE={token_file}")
+        print("A crashed service is restarted; Ctrl-C stops everything.", flush=True)
+        while True:
+            for name in stack.supervise():
+                print(f"restarted {name} (restart {stack.restarts[name]})", file=sys.stderr, flush=True)
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass
@@ -117,14 +151,16 @@ def demo(args) -> int:
     base = Path(args.workdir)
     base.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="demo-", dir=base))
-    stack = _stack(workdir, fixed_ports=False)
+    stack, token_file = _stack(workdir, fixed_ports=False)
     print(f"demo: starting the embedded stack in {workdir}", file=sys.stderr)
     with stack:
         kafka = from_env(KafkaSettings, {"KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap_servers})
         pushed = push_file(args.file, kafka)
         print(f"demo: pushed {pushed} records to {kafka.topic_raw}", file=sys.stderr)
         wait_drained(kafka, args.timeout)
-        settings = from_env(ClientSettings, {"INTENTFLOW_MATCH_ADDR": stack.address("match")})
+        settings = from_env(ClientSettings, {"INTENTFLOW_MATCH_ADDR": stack.address("match"),
+                                             "INTENTFLOW_TOKEN_FILE": str(token_file),
+                                             "INTENTFLOW_TLS_CA": stack.tls_ca})
         found = report(stub(settings))
     return 0 if found else 1
 

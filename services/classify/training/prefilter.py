@@ -53,13 +53,12 @@ def fit_model(x, y: np.ndarray, sample_weight: np.ndarray) -> LogisticRegression
     return LogisticRegression(C=C, solver="liblinear", max_iter=2000).fit(x, y, sample_weight=sample_weight)
 
 
-def grouped_oof(x, y: np.ndarray, sample_weight: np.ndarray, groups: Sequence[str], folds: int = FOLDS,
-                fit: Callable = fit_model) -> np.ndarray:
+def grouped_oof(x, y: np.ndarray, sample_weight: np.ndarray, groups: Sequence[str], folds: int = FOLDS) -> np.ndarray:
     """Out-of-fold P(signal) with every group (source) held out together."""
     oof = np.zeros(len(y))
     splitter = GroupKFold(n_splits=min(folds, len(set(groups))))
     for train_idx, test_idx in splitter.split(x, y, groups=list(groups)):
-        oof[test_idx] = fit(x[train_idx], y[train_idx], sample_weight[train_idx]).predict_proba(x[test_idx])[:, 1]
+        oof[test_idx] = fit_model(x[train_idx], y[train_idx], sample_weight[train_idx]).predict_proba(x[test_idx])[:, 1]
     return oof
 
 
@@ -114,8 +113,10 @@ def _rate(passed: int, total: int) -> float | None:
 def leave_one_source_out(written: Sequence[str], real: Sequence[str], chatter: Sequence[str] | None = None,
                          dev: Sequence[str] | None = None, folds: int = FOLDS,
                          recall_target: float = RECALL_TARGET, progress: Callable[[str], None] | None = None) -> dict:
-    """For each real chatter source S: fit (threshold included) without S and without any real positive of
-    S's language, then the pass rate on S, and the recall on the dev positives and on those real positives.
+    """For each real chatter source S: fit (threshold included) without S, without any real positive of S's
+    language and without the other real sources of that language that are not chatter (data/real/signals:
+    their look-alikes without their positives would teach the fit that such posts are negatives); then the
+    pass rate on S, and the recall on the dev positives and on those withheld real positives.
 
     `written`/`real`: the training files (as for train_prefilter); `chatter`: the files whose sources are held
     out in turn (default data/real/chatter); `dev`: held-out labelled files (default the dev split), scored
@@ -131,6 +132,7 @@ def leave_one_source_out(written: Sequence[str], real: Sequence[str], chatter: S
     dev_x = design([e.text for e in dev_examples], [e.parent_text for e in dev_examples], FEATURES)
     dev_langs = np.array([e.lang for e in dev_examples])
     held_sources = list(dict.fromkeys(s for path in chatter for s in gate_rows([], [path]).sources))
+    signal_source = rows.real & ~np.isin(sources, held_sources)
     result = []
     for n, source in enumerate(held_sources, 1):
         held = sources == source
@@ -139,8 +141,8 @@ def leave_one_source_out(written: Sequence[str], real: Sequence[str], chatter: S
         values, counts = np.unique(langs[held], return_counts=True)
         lang = str(values[np.argmax(counts)])
         real_positive = rows.real & positive & (langs == lang)
-        prefilter = train_prefilter(subset(rows, ~held & ~real_positive), folds, recall_target,
-                                    x=x[np.flatnonzero(~held & ~real_positive)])
+        train = ~held & ~real_positive & ~(signal_source & (langs == lang))
+        prefilter = train_prefilter(subset(rows, train), folds, recall_target, x=x[np.flatnonzero(train)])
         passes = np.zeros(len(rows), dtype=bool)
         scored = np.flatnonzero(held | real_positive)
         passes[scored] = prefilter.scores_of(x[scored]) >= prefilter.threshold

@@ -63,7 +63,8 @@ def measure(classifier: SignalClassifier, inputs: list[ClassifyInput], batch: in
         encoder = min(encoder, time.perf_counter() - started)
     assert set(vectors) == set(texts)
     rest_classifier = SignalClassifier(FeatureBuilder(_Prefilled(embedder.name, embedder.dim, vectors),
-                                                      classifier.features.rules), classifier.model)
+                                                      classifier.features.rules), classifier.model,
+                                       gate=classifier.gate)
     rest_classifier.thresholds = classifier.thresholds
     runs = []
     for _ in range(1 + REPEATS):  # first pass: lemma and morphology caches cold for these posts' words; then warm

@@ -103,7 +103,28 @@ def evaluate_stream(classifier: SignalClassifier, written: Sequence[str], train_
                                   "gate": Scored(positive, score),
                                   "no_gate": Scored(base_positive[idx], base_probs[idx])}
     report = _report(results, labels, out)
+    report["false_alarm_kinds"] = _kinds(results, examples, labels, out)
     return report
+
+
+def _kinds(results: dict, examples: list[Example], labels: np.ndarray, out: TextIO) -> dict:
+    """Share of the hand-labelled look-alikes in the chatter (every one flagged by the first model) that each
+    variant still flags as any signal, by kind."""
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for r in results.values():
+        for j, i in enumerate(r["rows"]):
+            e = examples[i]
+            if labels[i].any() or e.extra.get("label_method") != "hand":
+                continue
+            row = counts[e.kind or "neutral"]
+            row[0] += 1
+            row[1] += int(r["gate"].positive[j].any())
+            row[2] += int(r["no_gate"].positive[j].any())
+    print("\n| look-alike kind (hand-labelled real posts) | posts | flagged with gate | without gate |", file=out)
+    print("| --- | --- | --- | --- |", file=out)
+    for kind, (n, gated, plain) in sorted(counts.items(), key=lambda item: -item[1][0]):
+        print(f"| {kind} | {n} | {gated / n:.0%} | {plain / n:.0%} |", file=out)
+    return {kind: {"posts": n, "gate": gated / n, "no_gate": plain / n} for kind, (n, gated, plain) in counts.items()}
 
 
 def _streams(chatter, pool, langs, labels, prevalence: int, rng: random.Random) -> list[Stream]:

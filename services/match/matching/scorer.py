@@ -17,7 +17,18 @@ Features of a candidate profile (`FEATURES`):
 * keyword / keyword_2: a keyword of the profile occurs in one place / in two separate places;
 * keyword_elsewhere: some other profile's keyword occurs in the post;
 * lexical: the post's rare lemmas found in the profile (lexical.py), and lexical_lead: that minus the best
-  lexical score of any other candidate.
+  lexical score of any other candidate;
+* e5, e5_lead, e5_lift: cosine, lead and lift again with the reranker (multilingual-e5-small, rerank.py)
+  over the profile's views and example posts; USE's cosine when there is no reranker;
+* e5_mean, e5_mean_lead: the mean reranker cosine over the profile's views (a profile close in every
+  way), and its lead over the other profiles;
+* e5_bg, e5_mean_bg: e5 and e5_mean minus how close the post is to a fixed background of everyday products
+  or jobs (background.py): the same yardstick whatever the size and style of the catalogue.
+
+No feature assumes a profile has keywords or a description, or that it is written in the post's language:
+the scorer is fitted on many renderings of several catalogues (services.match.training.variants: one
+language, with and without keywords, names only, short descriptions) so that a keyword hit is a bonus, not
+a requirement.
 
 score = sigmoid(weights . features + bias), in [0, 1]: on the training posts (cross-validated) it is the
 share of posts for which that profile was the right one. A profile matches when score >= its own
@@ -32,8 +43,8 @@ from pathlib import Path
 
 import numpy as np
 
-FEATURES = ("cosine", "cosine_2", "lead", "lift", "keyword", "keyword_2", "keyword_elsewhere", "lexical",
-            "lexical_lead")
+FEATURES = ("cosine", "lead", "lift", "keyword", "keyword_2", "keyword_elsewhere", "lexical", "lexical_lead",
+            "e5", "e5_lead", "e5_lift", "e5_mean", "e5_mean_lead", "e5_bg", "e5_mean_bg")
 LIFT_TOP = 5
 SCORER_PATH = Path(__file__).with_name("scorer.json")
 
@@ -45,6 +56,12 @@ class Candidate:
     places: int = 0                     # separate places of the post holding one of its keywords
     keywords: tuple[str, ...] = ()      # the keyword spellings found
     lexical: float = 0.0                # LexicalIndex score of the post for this profile
+    e5: float | None = None             # best reranker cosine to the profile's views/examples (None: no reranker)
+    nearest: str = ""                   # the view or example post that gave it
+    negative: float = 0.0               # best reranker cosine to the profile's negative example posts
+    negative_text: str = ""             # that negative example ("" = none)
+    e5_mean: float | None = None        # mean reranker cosine to the profile's views/examples
+    background: float = 0.0             # the post's mean best reranker cosine to background.py names
 
 
 def features(candidates: list[Candidate]) -> np.ndarray:
@@ -53,16 +70,28 @@ def features(candidates: list[Candidate]) -> np.ndarray:
     if not candidates:
         return np.zeros((0, len(FEATURES)))
     best = np.array([c.cosines[0] for c in candidates])
-    best_two = np.array([float(np.mean(c.cosines[:2])) for c in candidates])
-    order = np.sort(best)[::-1]
-    runner_up = _best_of_others(best, alone=order[0] - 0.1)
-    lift = best - float(np.mean(order[:LIFT_TOP]))
+    lead, lift = _relative(best)
+    e5 = np.array([c.cosines[0] if c.e5 is None else c.e5 for c in candidates])
+    e5_lead, e5_lift = _relative(e5)
+    e5_mean = np.array([c.cosines[0] if c.e5_mean is None else c.e5_mean for c in candidates])
+    e5_mean_lead, _ = _relative(e5_mean)
+    background = np.array([c.background for c in candidates])
+    reranked = np.array([c.e5 is not None for c in candidates])   # without reranker: lift stands in
     places = np.array([c.places for c in candidates])
     keyword_total = int(np.sum(places >= 1))
     elsewhere = (keyword_total - (places >= 1)) > 0
     lexical = np.array([c.lexical for c in candidates])
-    return np.column_stack([best, best_two, best - runner_up, lift, places >= 1, places >= 2,
-                            elsewhere, lexical, lexical - _best_of_others(lexical, alone=0.0)]).astype(np.float64)
+    return np.column_stack([best, lead, lift, places >= 1, places >= 2, elsewhere, lexical,
+                            lexical - _best_of_others(lexical, alone=0.0), e5, e5_lead, e5_lift, e5_mean,
+                            e5_mean_lead, np.where(reranked, e5 - background, lift),
+                            np.where(reranked, e5_mean - background, lift)]).astype(np.float64)
+
+
+def _relative(best: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(lead over the best other candidate, lift over the mean of the LIFT_TOP best)."""
+    order = np.sort(best)[::-1]
+    runner_up = _best_of_others(best, alone=order[0] - 0.1)
+    return best - runner_up, best - float(np.mean(order[:LIFT_TOP]))
 
 
 def _best_of_others(values: np.ndarray, alone: float) -> np.ndarray:

@@ -15,8 +15,12 @@ STATUS_CONTACTED = "contacted"
 STATUS_WON = "won"
 STATUS_LOST = "lost"
 STATUS_NOT_A_LEAD = "not_a_lead"
+STATUS_WRONG_PROFILE = "wrong_profile"   # a real signal, matched to the wrong product or vacancy
 OPEN_STATUSES = (STATUS_NEW, STATUS_LEASED)
-OUTCOMES = (STATUS_CONTACTED, STATUS_WON, STATUS_LOST, STATUS_NOT_A_LEAD)
+OUTCOMES = (STATUS_CONTACTED, STATUS_WON, STATUS_LOST, STATUS_NOT_A_LEAD, STATUS_WRONG_PROFILE)
+# Outcomes that teach the matched profile: its post becomes a positive / negative example of it.
+POSITIVE_OUTCOMES = (STATUS_CONTACTED, STATUS_WON)
+NEGATIVE_OUTCOMES = (STATUS_NOT_A_LEAD, STATUS_WRONG_PROFILE)
 STATUSES = OPEN_STATUSES + OUTCOMES
 
 
@@ -31,6 +35,8 @@ class Product:
     min_score: float = 0.0
     owner_team: str = ""
     updated_at: float = 0.0
+    examples: list[str] = field(default_factory=list)           # posts that should match (pasted or learned)
+    negative_examples: list[str] = field(default_factory=list)  # posts that should not
 
 
 @dataclass
@@ -41,6 +47,8 @@ class Vacancy:
     keywords: list[str] = field(default_factory=list)
     location: str = ""
     updated_at: float = 0.0
+    examples: list[str] = field(default_factory=list)
+    negative_examples: list[str] = field(default_factory=list)
 
 
 @dataclass

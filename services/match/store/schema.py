@@ -92,7 +92,12 @@ _V1 = [
 # insert and the ack re-publishes it on redelivery instead of losing the signal.
 _V2 = ["ALTER TABLE complaints ADD COLUMN published BOOLEAN NOT NULL DEFAULT FALSE"]
 
-MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2}
+# v3: example posts per product and vacancy (pasted by the user or learned from acked outcomes), which
+# matching uses as extra views (examples) or vetoes (negative_examples).
+_V3 = [f"ALTER TABLE {table} ADD COLUMN {column} {{json}} NOT NULL DEFAULT '[]'"
+       for table in ("products", "vacancies") for column in ("examples", "negative_examples")]
+
+MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 

@@ -1,6 +1,11 @@
-"""`intentflow eval match`: top-1 accuracy of product and vacancy matching on labelled posts.
+"""`intentflow eval match`: top-1 accuracy of product and vacancy matching on labelled posts, for any
+catalogue file.
 
-A post whose gold is null counts as correct only when no profile passes its threshold.
+A post whose gold is null counts as correct only when no profile passes its threshold. Besides top-1 per
+kind, it prints top-1 per post language, per direction (post language -> the language the gold profile is
+written in: "mixed" for a profile whose name and description mix languages, "none" for a null gold), and
+abstention: precision (of the posts for which nothing matched, the share whose gold is null) and recall
+(of the posts whose gold is null, the share for which nothing matched).
 
 data/match/dev.jsonl is held out: the scorer is fitted on data/match/train_*.jsonl
 (`python -m services.match.training.train`). Before that scorer existed, hand-set weights and thresholds
@@ -88,25 +93,88 @@ def evaluate_cases(indexes: dict[str, ProfileIndex], cases: list[MatchCase],
     return correct
 
 
-def run(profiles_path: str, data_path: str, half: str, out: TextIO) -> float:
+def profile_language(profile) -> str:
+    """The language a profile is written in: that of its name and description sentences when they agree
+    (80 % of the sentences), else "mixed"."""
+    from intentflow.text.language import detect_language
+    from services.match.matching.profiles import _SENTENCE_END, profile_name
+    texts = [profile_name(profile)] + [s for s in _SENTENCE_END.split(profile.description or "") if len(s.split()) >= 3]
+    langs = [detect_language(t) for t in texts]
+    top = max(set(langs), key=langs.count)
+    return top if langs.count(top) >= 0.8 * len(langs) else "mixed"
+
+
+@dataclass
+class Outcome:
+    case: MatchCase
+    predicted: str | None
+    direction: str        # post lang -> profile lang ("none" for a null gold)
+
+    @property
+    def correct(self) -> bool:
+        return self.predicted == self.case.gold
+
+
+def print_details(outcomes: list[Outcome], out: TextIO) -> None:
+    """Per kind: top-1 per post language, per direction, and abstention precision/recall."""
+    for kind in ("product", "vacancy"):
+        mine = [o for o in outcomes if o.case.kind == kind]
+        if not mine:
+            continue
+        for lang in sorted({o.case.lang for o in mine}):
+            values = [o.correct for o in mine if o.case.lang == lang]
+            print(f"{kind}_top1.{lang}={sum(values) / len(values):.3f} n={len(values)}", file=out)
+        for direction in sorted({o.direction for o in mine}):
+            values = [o.correct for o in mine if o.direction == direction]
+            print(f"{kind}_direction {direction}={sum(values) / len(values):.3f} n={len(values)}", file=out)
+        in_catalogue = [o.correct for o in mine if o.case.gold is not None]
+        if in_catalogue:
+            print(f"{kind}_top1_in_catalogue={sum(in_catalogue) / len(in_catalogue):.3f} n={len(in_catalogue)}",
+                  file=out)
+        abstained = [o for o in mine if o.predicted is None]
+        null = [o for o in mine if o.case.gold is None]
+        right = sum(1 for o in abstained if o.case.gold is None)
+        precision = right / len(abstained) if abstained else 0.0
+        recall = right / len(null) if null else 0.0
+        print(f"{kind}_abstain precision={precision:.3f} recall={recall:.3f} abstained={len(abstained)} "
+              f"null_gold={len(null)}", file=out)
+
+
+def run(profiles_path: str, data_path: str, half: str, out: TextIO, details: bool = True) -> float:
     """Prints the eval match lines for one half of a labelled file; returns match_top1."""
     from intentflow.embedding import load_embedder
     from intentflow.nlp.linguistics import Linguistics
     from intentflow.settings import MatchSettings, from_env
     from intentflow.text.language import detect_language
+    from services.match.application import _reranker
     from services.match.matching.catalog import load_catalog
 
     settings = from_env(MatchSettings)
     catalog = load_catalog(profiles_path)
     cases = select_half(load_cases(data_path), half)
     embedder = load_embedder(settings.model.embedder, settings.model.encoder_threads)
-    indexes = profile_indexes(embedder, Linguistics(), settings.product_min_score, settings.vacancy_min_score)
+    reranker = _reranker(settings)
+    indexes = profile_indexes(embedder, Linguistics(), settings.product_min_score, settings.vacancy_min_score,
+                              reranker=reranker)
     indexes["product"].replace_all(catalog.products)
     indexes["vacancy"].replace_all(catalog.vacancies)
+    languages = {p.id: profile_language(p) for p in catalog.products + catalog.vacancies}
     for case in cases:
         case.lang = case.lang or detect_language(case.text)
-    embeddings = encode_texts(embedder, [c.text for c in cases])
-    return print_accuracy(evaluate_cases(indexes, cases, embeddings), out)
+    texts = [c.text for c in cases]
+    embeddings = encode_texts(embedder, texts)
+    queries = reranker.query(texts) if reranker is not None else embeddings
+    outcomes = []
+    for case, embedding, query in zip(cases, embeddings, queries):
+        best = indexes[case.kind].best(embedding, case.text, case.lang, rerank_vector=query)
+        gold_lang = languages.get(case.gold, "unknown") if case.gold else "none"
+        outcomes.append(Outcome(case, best.profile_id if best else None, f"{case.lang}->{gold_lang}"))
+    correct = {"product": [o.correct for o in outcomes if o.case.kind == "product"],
+               "vacancy": [o.correct for o in outcomes if o.case.kind == "vacancy"]}
+    overall = print_accuracy(correct, out)
+    if details:
+        print_details(outcomes, out)
+    return overall
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -77,7 +77,7 @@ def test_bad_input_and_missing_items_get_their_own_codes(served):
     assert (nameless.code(), nameless.details()) == (grpc.StatusCode.INVALID_ARGUMENT, "name is required")
     no_outcome = rpc_error(stub.AckLead, match_pb2.AckRequest(id="lead_x", owner="rep"))
     assert no_outcome.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert no_outcome.details() == "outcome must be one of CONTACTED, WON, LOST, NOT_A_LEAD"
+    assert no_outcome.details() == "outcome must be one of CONTACTED, WON, LOST, NOT_A_LEAD, WRONG_PROFILE"
     missing = rpc_error(stub.AckLead, match_pb2.AckRequest(id="lead_x", owner="rep",
                                                            outcome=match_pb2.OUTCOME_WON))
     assert missing.code() == grpc.StatusCode.NOT_FOUND

@@ -43,3 +43,17 @@ def test_ratio_and_targets():
     results = {"mode": "full", "posts": 1, "machine": {"cores": 2, "cpu_model": "x"},
                "versions": {"embedder": "e"}, "parts": parts, **h}
     assert "| peak RSS classify (MB) | 2,000.0 | ≤ 1024 | **no** |" in report.markdown(results)
+
+
+def test_first_stage_pass_rate_is_reported_beside_the_throughput():
+    parts = {"end_to_end": {"throughput": {"posts_per_s": 300.0}},
+             "first_stage": {"pass_rate": 0.25, "positive_recall": 1.0, "positives": 10}}
+    h = report.headlines(parts)
+    assert h["first_stage_pass_rate"] == 0.25 and h["first_stage_recall"] == 1.0
+    results = {"mode": "quick", "posts": 2000, "machine": {"cores": 2, "cpu_model": "x"},
+               "versions": {"embedder": "e"}, "parts": parts, "stream": "real chatter, 1 per 200", **h}
+    table = report.markdown(results)
+    assert "| first stage: share of the stream sent to the encoder | 0.250 | ≤ 0.15 | **no** |" in table
+    assert "| first stage: recall of the 10 injected positives | 1.000 | ≥ 0.99 | yes |" in table
+    assert "stream: real chatter, 1 per 200" in table.splitlines()[0]
+    assert report.headlines({})["first_stage_pass_rate"] is None

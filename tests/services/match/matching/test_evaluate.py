@@ -79,3 +79,20 @@ def test_null_gold_is_right_only_when_nothing_matches():
     correct = evaluate_cases({"product": FakeIndex(None), "vacancy": FakeIndex("courier")}, cases,
                              np.zeros((3, 4), dtype=np.float32))
     assert correct == {"product": [True], "vacancy": [False, True]}
+
+
+def test_details_report_languages_directions_and_abstention():
+    from services.match.training.evaluate import Outcome, print_details
+    outcomes = [
+        Outcome(MatchCase("a", "ru", "product", "p1", "1"), "p1", "ru->en"),
+        Outcome(MatchCase("b", "uk", "product", "p1", "2"), None, "uk->en"),      # abstained wrongly
+        Outcome(MatchCase("c", "en", "product", None, "3"), None, "en->none"),     # abstained rightly
+        Outcome(MatchCase("d", "en", "product", None, "4"), "p1", "en->none"),     # should have abstained
+    ]
+    out = io.StringIO()
+    print_details(outcomes, out)
+    lines = out.getvalue().splitlines()
+    assert "product_top1.en=0.500 n=2" in lines and "product_top1.ru=1.000 n=1" in lines
+    assert "product_direction ru->en=1.000 n=1" in lines and "product_direction uk->en=0.000 n=1" in lines
+    assert "product_top1_in_catalogue=0.500 n=2" in lines
+    assert "product_abstain precision=0.500 recall=0.500 abstained=2 null_gold=2" in lines

@@ -18,7 +18,6 @@ def test_lead_is_positive_only_for_the_closest_profile_and_lift_removes_the_post
     lead, lift = rows[:, column("lead")], rows[:, column("lift")]
     assert lead.tolist() == pytest.approx([0.20, -0.20, -0.30])
     assert lift.tolist() == pytest.approx([0.50 - 1 / 3, 0.30 - 1 / 3, 0.20 - 1 / 3])
-    assert rows[:, column("cosine_2")].tolist() == pytest.approx([0.45, 0.30, 0.15])
     # The same gaps at a higher level (a chatty post close to everything) give the same lead and lift.
     shifted = features([Candidate("a", (0.70, 0.60)), Candidate("b", (0.50, 0.50)), Candidate("c", (0.40, 0.30))])
     assert shifted[:, column("lead")] == pytest.approx(lead)
@@ -37,12 +36,25 @@ def test_keyword_features_and_a_lone_candidate():
 
 def test_shipped_scorer_loads_for_both_kinds_and_was_fitted_on_training_files_only():
     scorers = load_scorers()
-    assert set(scorers) == {"product", "vacancy"}
+    # kind@use: the scorer for MATCH_RERANKER off (USE features only)
+    assert set(scorers) == {"product", "vacancy", "product@use", "vacancy@use"}
     for scorer in scorers.values():
         assert 0 < scorer.threshold < 1 and len(scorer.weights) == len(FEATURES)
-        trained_on = scorer.notes["trained_on"]
-        assert trained_on and all("/train_" in path for path in trained_on)
+    for kind in ("product", "vacancy"):
+        trained_on = scorers[kind].notes["trained_on"]
+        assert trained_on and all("/train_" in path or "/domains" in path for path in trained_on)
         assert not any("dev" in path for path in trained_on)
+
+
+def test_e5_features_compare_with_the_background_and_fall_back_to_use():
+    reranked = features([Candidate("a", (0.5,), e5=0.90, e5_mean=0.85, background=0.80),
+                         Candidate("b", (0.3,), e5=0.82, e5_mean=0.80, background=0.80)])
+    assert reranked[:, column("e5_bg")].tolist() == pytest.approx([0.10, 0.02])
+    assert reranked[:, column("e5_mean_bg")].tolist() == pytest.approx([0.05, 0.0])
+    assert reranked[:, column("e5_lead")].tolist() == pytest.approx([0.08, -0.08])
+    plain = features([Candidate("a", (0.5,)), Candidate("b", (0.3,))])
+    assert plain[:, column("e5")].tolist() == plain[:, column("cosine")].tolist()
+    assert plain[:, column("e5_bg")].tolist() == plain[:, column("lift")].tolist()
 
 
 def test_scorer_round_trips_and_rejects_a_file_for_other_features(tmp_path):

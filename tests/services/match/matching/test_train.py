@@ -23,10 +23,19 @@ def test_plateau_middle_takes_the_widest_best_run():
 
 def test_a_changed_weight_or_threshold_is_a_different_fit():
     entry = {"features": ["cosine"], "weights": [1.0], "bias": -1.0, "threshold": 0.3, "notes": {"C": 1.0}}
-    assert train._same_fit({"product": entry}, {"product": dict(entry, weights=[1.00001])})
+    assert train._same_fit({"product": entry}, {"product": dict(entry, weights=[1.0001])})
     assert not train._same_fit({"product": entry}, {"product": dict(entry, weights=[1.01])})
     assert not train._same_fit({"product": entry}, {"product": dict(entry, threshold=0.31)})
     assert not train._same_fit({"product": entry}, {})
+
+
+def test_threshold_choice_and_picks_per_post():
+    rows = train.Rows(x=np.zeros((4, 1)), y=np.array([1, 0, 0, 0]), post=np.array([0, 0, 1, 1]),
+                      ids=["a", "b", "a", "b"], gold=["a", None])
+    best, right = train.picks(rows, np.array([0.9, 0.2, 0.3, 0.1]), np.array([0, 1]))
+    assert best.tolist() == [0.9, 0.3] and right.tolist() == [True, False]
+    threshold, value = train.choose_threshold(rows, np.array([0.9, 0.2, 0.3, 0.1]), np.array([0, 1]))
+    assert value == 1.0 and 0.3 < threshold <= 0.9
 
 
 def test_training_refuses_the_dev_file():
@@ -35,6 +44,7 @@ def test_training_refuses_the_dev_file():
 
 
 def test_shipped_scorer_is_what_the_training_files_give(capsys):
-    """Refit from data/match/train_*.jsonl: the committed scorer.json again (weights to 1e-4), so the
-    shipped weights are reproducible and stale weights (after a data or feature change) fail here."""
+    """Refit on every catalogue variant (train.py): the committed scorer.json again (weights to 1e-3), so
+    the shipped weights are reproducible and stale weights (after a data or feature change) fail here.
+    Slow on a fresh checkout (the reranker embeds ~2,500 texts); var/cache makes later runs quick."""
     assert train.main(["--check", "--out", str(SCORER_PATH)]) == 0, capsys.readouterr().err

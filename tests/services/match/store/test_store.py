@@ -520,19 +520,28 @@ def test_schema_is_versioned_and_reopening_keeps_data(store, open_instance):
 
 def test_a_v1_database_is_migrated_in_place(store_url, open_instance):
     from services.match.store import schema
-    with open_store(store_url) as fresh:  # drop to v1: the complaints table as the first release made it
+    # drop to v1: the tables later versions changed, as the first release made them
+    with open_store(store_url) as fresh:
         with fresh._tx(write=True) as cur:
-            cur.execute("DROP TABLE complaints")
+            for table in ("complaints", "products", "vacancies"):
+                cur.execute(f"DROP TABLE {table}")
             cur.execute("DELETE FROM schema_version WHERE version > 1")
             for stmt in schema.statements(1, fresh._dialect):
-                if "TABLE IF NOT EXISTS complaints" in stmt:
+                if any(f"TABLE IF NOT EXISTS {t} " in stmt for t in ("complaints", "products", "vacancies")):
                     cur.execute(stmt)
             cur.execute("INSERT INTO complaints (id, employer_id, post_id, evidence) VALUES (?, ?, ?, ?)",
                         ("old", "e1", "p-old", "[]"))
+            cur.execute("INSERT INTO products (id, name, keywords, excluded_keywords, languages)"
+                        " VALUES (?, ?, ?, ?, ?)", ("p-old", "Old", "[]", "[]", "[]"))
     migrated = open_instance()
     assert migrated.schema_version() == SCHEMA_VERSION
     [old] = migrated.list_complaints("e1")
     assert old.id == "old" and old.published is False
+    # v3: example posts per profile, empty for the profiles that were there
+    product = migrated.get_product("p-old")
+    assert product.examples == [] and product.negative_examples == []
+    migrated.upsert_product(Product("p-old", "Old", examples=["want one"], negative_examples=["selling"]))
+    assert migrated.get_product("p-old").examples == ["want one"]
 
 
 def test_replicas_can_create_the_schema_at_the_same_time(store_url):
