@@ -1,7 +1,10 @@
 """Sentence embeddings behind one interface; backends load only what a package ships (no downloads)."""
 from __future__ import annotations
 
+import hashlib
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -73,3 +76,46 @@ def load_embedder(spec: str, threads: int = 2) -> Embedder:
     if spec.startswith(ST_PREFIX) and spec[len(ST_PREFIX):]:
         return SentenceTransformerEmbedder(spec[len(ST_PREFIX):], threads)
     raise ValueError(f"unknown embedder {spec!r}: use '{USE_MULTILINGUAL}' or '{ST_PREFIX}<model name or path>'")
+
+
+class RecentEmbeddings:
+    """An Embedder that remembers the vectors of the last `size` distinct texts, keyed by a 16-byte BLAKE2b
+    digest of the text (LRU), and encodes only the texts it has not seen. In classify this is what keeps a
+    comment's parent post, usually classified on its own a moment earlier, from being encoded a second
+    time. Thread-safe: the stream and the Classify API share one classifier."""
+
+    def __init__(self, embedder: Embedder, size: int = 4096):
+        self.embedder = embedder
+        self.name = embedder.name
+        self.dim = embedder.dim
+        self.size = size
+        self.hits = 0      # rows answered from the cache
+        self.misses = 0    # distinct texts sent to the encoder
+        self._vectors: OrderedDict[bytes, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        keys = [hashlib.blake2b(t.encode("utf-8", "surrogatepass"), digest_size=16).digest() for t in texts]
+        missing: dict[bytes, list[int]] = {}
+        with self._lock:
+            for row, key in enumerate(keys):
+                vector = self._vectors.get(key)
+                if vector is None:
+                    missing.setdefault(key, []).append(row)
+                else:
+                    self._vectors.move_to_end(key)
+                    out[row] = vector
+            self.hits += len(texts) - sum(len(rows) for rows in missing.values())
+            self.misses += len(missing)
+        if missing:
+            vectors = self.embedder.encode([texts[rows[0]] for rows in missing.values()])
+            with self._lock:
+                for (key, rows), vector in zip(missing.items(), vectors):
+                    out[rows] = vector
+                    if self.size > 0:
+                        self._vectors[key] = vector
+                        self._vectors.move_to_end(key)
+                while len(self._vectors) > self.size:
+                    self._vectors.popitem(last=False)
+        return out

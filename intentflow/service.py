@@ -35,9 +35,11 @@ def dead_letter_for(kafka: KafkaSettings, service: str) -> Callable[[object, str
     return dead_letter
 
 
-def start_runtime(name: str, server: ServerSettings, grpc_port: int, metrics_port: int) -> ServiceRuntime:
+def start_runtime(name: str, server: ServerSettings, grpc_port: int, metrics_port: int,
+                  max_workers: int = 16) -> ServiceRuntime:
+    """`max_workers`: threads of the gRPC server, one per call in progress (a stream holds one for its life)."""
     logs.configure(name, server.log_level)
-    runtime = ServiceRuntime(name, server, grpc_port, metrics_port)
+    runtime = ServiceRuntime(name, server, grpc_port, metrics_port, max_workers)
     runtime.install_signal_handlers()
     return runtime
 

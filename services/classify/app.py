@@ -7,8 +7,10 @@ import time
 import grpc
 
 from intentflow import auth, topology
+from intentflow.embedding import RecentEmbeddings, load_embedder
 from intentflow.kafka_io import OutMessage, StreamStage
 from intentflow.metrics import RECORDS, RPCS, SIGNALS, STAGE_SECONDS
+from intentflow.nlp.tokens import TokenArrays
 from intentflow.service import dead_letter_for, serve, start_runtime
 from intentflow.settings import ClassifySettings, from_env
 from intentflow.signals import TO_PROTO
@@ -21,6 +23,9 @@ SERVICE = topology.CLASSIFY
 MAX_INPUTS = 256
 MAX_TEXT_CHARS = 20000
 ROLES = {"Classify": auth.ANY_ROLE}  # who may call what when auth is on
+# Embeddings of the last this many distinct texts (posts and parents) are kept, 2 KB each for USE: a comment's
+# parent was usually classified as a post shortly before, and is then not encoded again.
+EMBEDDING_CACHE = 4096
 log = logging.getLogger(__name__)
 
 
@@ -29,6 +34,13 @@ def to_classifications(result: Result) -> list[post_pb2.Classification]:
         signal=TO_PROTO[v.signal], probability=v.probability, positive=v.positive, reason=v.reason,
         evidence=[post_pb2.EvidenceSpan(start=s.start, end=s.end, text=s.text, rule=s.rule) for s in v.evidence])
         for v in result.verdicts]
+
+
+def to_tokens(tokens: TokenArrays | None) -> post_pb2.PostTokens | None:
+    if tokens is None:
+        return None
+    return post_pb2.PostTokens(pipeline=tokens.pipeline, starts=tokens.starts, ends=tokens.ends,
+                               lemmas=tokens.lemmas)
 
 
 def ruled_out(score: float) -> list[post_pb2.Classification]:
@@ -84,7 +96,8 @@ class ClassifyHandler:
         post.lang = result.lang
         return post_pb2.ClassifiedPost(
             post=post, classifications=to_classifications(result), embedding=result.embedding.tolist(),
-            embedding_model=self.classifier.embedder.name, classifier_version=self.classifier.model.version)
+            embedding_model=self.classifier.embedder.name, classifier_version=self.classifier.model.version,
+            tokens=to_tokens(result.tokens))
 
 
 class ClassifyServicer(classify_pb2_grpc.ClassifyServiceServicer):
@@ -118,7 +131,8 @@ def main() -> None:
                         roles=ROLES)
 
     def load() -> StreamStage:
-        servicer.classifier = load_classifier(settings.model)
+        servicer.classifier = load_classifier(settings.model, RecentEmbeddings(
+            load_embedder(settings.model.embedder, settings.model.encoder_threads), EMBEDDING_CACHE))
         prefilter = Prefilter.load(settings.model.prefilter_path) if settings.model.prefilter else None
         handler = ClassifyHandler(settings, servicer.classifier, prefilter)
         return StreamStage(SERVICE, settings.kafka, settings.group_id, settings.kafka.topic_clean,

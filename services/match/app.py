@@ -9,13 +9,14 @@ from intentflow import topology
 from intentflow.embedding import load_embedder
 from intentflow.kafka_io import StreamStage
 from intentflow.nlp.linguistics import Linguistics
+from intentflow.runtime import ServiceRuntime
 from intentflow.service import serve, start_runtime
 from intentflow.settings import MatchSettings, from_env
 from intentflow.v1 import match_pb2, match_pb2_grpc
 from services.match.application import MatchApplication
 from services.match.engine import MatchEngine
 from services.match.matching.catalog import load_catalog
-from services.match.servicer import MatchServicer
+from services.match.servicer import ROLES, MatchServicer
 from services.match.store import open_store
 from services.match.subscriptions import SubscriptionHub
 
@@ -23,6 +24,10 @@ SERVICE = topology.MATCH
 PRUNE_EVERY_S = 3600
 SAVE_EVERY_S = 300
 UPGRADE_CHECK_EVERY_S = 60
+# gRPC threads kept for unary calls and health beyond the MATCH_MAX_STREAMS Subscribe streams (each stream
+# holds a thread for its whole life, and streams beyond the cap are refused), so streams never starve them.
+UNARY_WORKERS = 16
+FULL_NAME = match_pb2.DESCRIPTOR.services_by_name["MatchService"].full_name
 log = logging.getLogger(__name__)
 
 
@@ -44,12 +49,24 @@ def housekeeping(app: MatchApplication, running: threading.Event) -> threading.T
     return thread
 
 
+def grpc_workers(settings: MatchSettings) -> int:
+    """Threads of the gRPC server: one per Subscribe stream allowed, plus UNARY_WORKERS for the rest."""
+    return settings.max_streams + UNARY_WORKERS
+
+
+def add_match_service(runtime: ServiceRuntime, settings: MatchSettings) -> MatchServicer:
+    """Register MatchService with its roles table and stream cap; its `app` is set once loaded."""
+    servicer = MatchServicer(runtime.running, settings.max_streams)
+    runtime.add_service(FULL_NAME, lambda server: match_pb2_grpc.add_MatchServiceServicer_to_server(servicer, server),
+                        roles=ROLES)
+    return servicer
+
+
 def main() -> None:
     settings = from_env(MatchSettings)
-    runtime = start_runtime(SERVICE, settings.server, settings.grpc_port, settings.metrics_port)
-    servicer = MatchServicer(runtime.running)
-    runtime.add_service(match_pb2.DESCRIPTOR.services_by_name["MatchService"].full_name,
-                        lambda server: match_pb2_grpc.add_MatchServiceServicer_to_server(servicer, server))
+    runtime = start_runtime(SERVICE, settings.server, settings.grpc_port, settings.metrics_port,
+                            max_workers=grpc_workers(settings))
+    servicer = add_match_service(runtime, settings)
     state: dict = {}
 
     def load() -> StreamStage:

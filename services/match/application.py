@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import numpy as np
 
@@ -30,6 +30,7 @@ from services.match.subscriptions import Subscription, SubscriptionHub
 SERVICE = topology.MATCH
 MAX_LIMIT = 500
 MAX_TOP_K = 100
+MAX_LEASE_SECONDS = 86400
 MAX_LEARNED = 200   # example posts kept per profile and sign (matching uses the last MAX_EXAMPLES)
 
 
@@ -48,6 +49,22 @@ def _limit(value: int, default: int, maximum: int) -> int:
     if value < 0:
         raise InvalidRequest("limit must not be negative")
     return min(value or default, maximum)
+
+
+def _lease_seconds(value: float, default: int) -> float:
+    """0 asks for the default; otherwise 1..MAX_LEASE_SECONDS, anything else is refused."""
+    if value == 0:
+        return default
+    if not 1 <= value <= MAX_LEASE_SECONDS:
+        raise InvalidRequest(f"lease_seconds must be between 1 and {MAX_LEASE_SECONDS} "
+                             f"(0 = the default of {default}), got {value:g}")
+    return value
+
+
+def _min_score(value: float) -> float:
+    if value < 0:
+        raise InvalidRequest("min_score must not be negative")
+    return value
 
 
 def _reranker(settings: MatchSettings):
@@ -155,8 +172,8 @@ class MatchApplication:
              languages: Sequence[str] = (), limit: int = 0, lease_seconds: float = 0,
              include_unmatched: bool = False) -> list[QueueItem]:
         return self.store.lease_items(
-            kind, _require(owner, "owner"), list(profile_ids), min_score, list(languages),
-            _limit(limit, 10, MAX_LIMIT), lease_seconds or self.settings.lease_seconds, time.time(),
+            kind, _require(owner, "owner"), list(profile_ids), _min_score(min_score), list(languages),
+            _limit(limit, 10, MAX_LIMIT), _lease_seconds(lease_seconds, self.settings.lease_seconds), time.time(),
             include_unmatched)
 
     def ack(self, kind: str, item_id: str, owner: str, outcome: str, note: str = "",
@@ -219,6 +236,8 @@ class MatchApplication:
             offset = int(page_token or 0)
         except ValueError:
             raise InvalidRequest("page_token is not one this service issued") from None
+        if offset < 0:
+            raise InvalidRequest("page_token is not one this service issued")
         size = _limit(page_size, 50, MAX_LIMIT)
         items = self.store.list_items(kind, list(profile_ids), list(statuses), list(languages),
                                       include_unmatched or not profile_ids, None, size + 1, offset)
@@ -254,8 +273,11 @@ class MatchApplication:
         return self.store.list_complaints(employer_id or None, since, _limit(limit, 100, MAX_LIMIT))
 
     # ---- Subscribe streams ----
-    def open_subscription(self, request: match_pb2.SubscribeRequest) -> Subscription:
-        return self.hub.open(request)
+    def open_subscription(self, request: match_pb2.SubscribeRequest,
+                          kinds: Collection[str] | None = None) -> Subscription:
+        """A subscription to the events `request` asks for, of the event kinds in `kinds` only (lead,
+        candidate, complaint, alert; None = every kind)."""
+        return self.hub.open(request, kinds)
 
     def close_subscription(self, subscription: Subscription) -> None:
         self.hub.close(subscription)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from intentflow import topology
 from intentflow.kafka_io import OutMessage
@@ -12,6 +13,9 @@ from services.match.complaints import EmployerWatch, Spike, SpikeDetector
 from services.match.convert import complaint_message, evidence_lines
 from services.match.publishing import Publisher
 from services.match.store import Complaint, PostRef, Store, complaint_id
+
+if TYPE_CHECKING:
+    from spacy.tokens import Doc
 
 SERVICE = topology.MATCH
 log = logging.getLogger(__name__)
@@ -27,9 +31,10 @@ class ComplaintSignals:
         self.spikes = spikes
         self.publisher = publisher
 
-    def handle(self, post: PostRef, verdict: post_pb2.Classification, now: float) -> list[OutMessage]:
+    def handle(self, post: PostRef, verdict: post_pb2.Classification, now: float,
+               doc: Doc | None = None) -> list[OutMessage]:
         outputs = []
-        named = self.employers.employers_in(post.text, post.lang)
+        named = self.employers.employers_in(post.text, post.lang, doc)
         for employer_id in list(named) or [""]:
             evidence = evidence_lines(verdict)
             if employer_id:

@@ -3,11 +3,15 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from intentflow.nlp.linguistics import Linguistics
 from services.match.matching.phrases import PhraseIndex
 from services.match.store import Store
 from services.match.store.models import Employer
+
+if TYPE_CHECKING:
+    from spacy.tokens import Doc
 
 HOUR = 3600.0
 # A brand-new employer has no history; treat its usual rate as one complaint a day.
@@ -25,9 +29,10 @@ class EmployerWatch:
         with self._lock:
             self._index = index
 
-    def employers_in(self, text: str, lang: str) -> dict[str, list[str]]:
-        """employer id -> alias spellings found in the text."""
-        return self._index.find_in_text(text, lang)
+    def employers_in(self, text: str, lang: str, doc: Doc | None = None) -> dict[str, list[str]]:
+        """employer id -> alias spellings found in the text (`doc`: the text already lemmatised in the
+        pipeline of its language, when the caller has it)."""
+        return self._index.find(doc, lang) if doc is not None else self._index.find_in_text(text, lang)
 
 
 @dataclass(frozen=True)
@@ -45,15 +50,14 @@ class Spike:
 
 class SpikeDetector:
     """Complaints about one employer detected in the hour before `at` versus its usual hourly rate over
-    the baseline period before that hour. At most one alert per employer per hour."""
+    the baseline period before that hour. At most one alert per employer per hour; the time of the last
+    one is kept in the store, so a restart (or another replica) does not send it again."""
 
     def __init__(self, store: Store, multiple: float, min_count: int, baseline_days: float):
         self.store = store
         self.multiple = multiple
         self.min_count = min_count
         self.baseline_s = baseline_days * 86400
-        self._last_alert: dict[str, float] = {}
-        self._lock = threading.Lock()
 
     def check(self, employer_id: str, at: float) -> Spike | None:
         recent = self.store.count_complaints(employer_id, since=at - HOUR, until=at + 1e-3)
@@ -64,8 +68,4 @@ class SpikeDetector:
         spike = Spike(employer_id, recent, baseline, at - HOUR, at)
         if spike.ratio <= self.multiple:
             return None
-        with self._lock:
-            if at - self._last_alert.get(employer_id, float("-inf")) < HOUR:
-                return None
-            self._last_alert[employer_id] = at
-        return spike
+        return spike if self.store.claim_alert(employer_id, at, HOUR) else None

@@ -18,8 +18,8 @@ from services.match.application import MatchApplication
 from services.match.complaint_signals import ComplaintSignals
 from services.match.complaints import SpikeDetector
 from services.match.convert import evidence_lines, post_ref, queue_message
-from services.match.matching.phrases import pipeline_language
 from services.match.matching.profiles import Match
+from services.match.matching.tokens import post_doc
 from services.match.priority import priority
 from services.match.publishing import Publisher
 from services.match.store import AddResult, PostRef, QueueItem, queue_item_id
@@ -75,7 +75,7 @@ class MatchEngine:
         app = self.app
         post = post_ref(message.post)
         embedding = self._embedding(message)
-        doc = app.linguistics.doc(post.text, pipeline_language(post.lang))  # once for both profile kinds
+        doc = post_doc(app.linguistics, message)  # once for both profile kinds, from classify's lemmas if sent
         query = None
         if PURCHASE_INTENT in positive or JOB_SEEKING in positive:   # the reranker's view of the post, once
             query = app.products.query_vector(post.text, embedding)
@@ -89,7 +89,7 @@ class MatchEngine:
             matches = app.vacancies.match(embedding, post.text, post.lang, doc=doc, rerank_vector=query)
             outputs += self._enqueue(KIND_CANDIDATE, post, verdict, matches, now)
         if EMPLOYER_COMPLAINT in positive:
-            outputs += self.complaints.handle(post, positive[EMPLOYER_COMPLAINT], now)
+            outputs += self.complaints.handle(post, positive[EMPLOYER_COMPLAINT], now, doc)
         return outputs
 
     def _embedding(self, message: post_pb2.ClassifiedPost) -> np.ndarray:

@@ -1,4 +1,12 @@
-"""MatchService over gRPC: protobuf in, a MatchApplication call, protobuf out; errors become status codes."""
+"""MatchService over gRPC: protobuf in, a MatchApplication call, protobuf out; errors become status codes.
+
+Access control: ROLES says which roles may call each method (the runtime's auth interceptor enforces it
+when auth is on). The caller's identity comes from its token, never from the request: with auth on, the
+owner of pulls, acks and releases is the token id (a request naming another owner is PERMISSION_DENIED),
+and a Subscribe stream carries only the event kinds of the caller's role. Every read or change of queue
+items, complaints and profiles is written to the store's audit log (token id, role, method, count).
+Subscribe streams are capped (max_streams), so they cannot take the threads unary calls and health need.
+"""
 from __future__ import annotations
 
 import functools
@@ -8,19 +16,60 @@ import threading
 
 import grpc
 
-from intentflow import topology
+from intentflow import auth, topology
 from intentflow.metrics import RPCS
 from intentflow.v1 import match_pb2, match_pb2_grpc
 from services.match import convert
 from services.match.application import InvalidRequest, MatchApplication
 from services.match.store import InvalidTransition, LeaseConflict, NotFound, StoreError
 from services.match.store.models import KIND_CANDIDATE, KIND_LEAD
+from services.match.subscriptions import KINDS_BY_ROLE
 
 SERVICE = topology.MATCH
 log = logging.getLogger(__name__)
 LOADING = "match service is still loading its indexes"
+DEFAULT_MAX_STREAMS = 1000
+
+_READ_PROFILES = {auth.SALES, auth.RECRUITER, auth.HR_BRAND, auth.ADMIN}
+_LEADS = ("PullLeads", "AckLead", "ReleaseLead", "ListLeads", "GetFunnel")
+_CANDIDATES = ("PullCandidates", "AckCandidate", "ReleaseCandidate", "ListCandidates", "SearchCandidates")
+# Who may call what when auth is on (a method missing here would be admin-only).
+ROLES: dict[str, frozenset[str]] = {
+    **{m: frozenset({auth.ADMIN}) for m in ("UpsertProduct", "DeleteProduct", "UpsertVacancy", "DeleteVacancy",
+                                            "UpsertEmployer", "DeleteEmployer")},
+    **{m: frozenset(_READ_PROFILES) for m in ("ListProducts", "ListVacancies", "ListEmployers")},
+    **{m: frozenset({auth.SALES, auth.ADMIN}) for m in _LEADS},
+    **{m: frozenset({auth.RECRUITER, auth.ADMIN}) for m in _CANDIDATES},
+    "ListComplaints": frozenset({auth.HR_BRAND, auth.ADMIN}),
+    # Open to every human role, filtered by role (subscriptions.KINDS_BY_ROLE).
+    "Subscribe": frozenset(_READ_PROFILES),
+}
+
+# Items each call returned or changed, for the audit log.
+AUDIT_COUNT = {
+    **{m: (lambda r: 1) for m in ("UpsertProduct", "UpsertVacancy", "UpsertEmployer", "AckLead", "AckCandidate",
+                                  "ReleaseLead", "ReleaseCandidate")},
+    **{m: (lambda r: int(r.deleted)) for m in ("DeleteProduct", "DeleteVacancy", "DeleteEmployer")},
+    "ListProducts": lambda r: len(r.products),
+    "ListVacancies": lambda r: len(r.vacancies),
+    "ListEmployers": lambda r: len(r.employers),
+    "PullLeads": lambda r: len(r.leads),
+    "ListLeads": lambda r: len(r.leads),
+    "PullCandidates": lambda r: len(r.candidates),
+    "ListCandidates": lambda r: len(r.candidates),
+    "GetFunnel": lambda r: r.leads,
+    "SearchCandidates": lambda r: len(r.hits),
+    "ListComplaints": lambda r: len(r.complaints),
+}
+
+
+class PermissionDenied(Exception):
+    """The caller's token does not allow this request (e.g. acting as another owner)."""
+
+
 # The first class the error is an instance of decides, so subclasses come before their bases.
 ERRORS = (
+    (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
     (InvalidRequest, grpc.StatusCode.INVALID_ARGUMENT),
     (NotFound, grpc.StatusCode.NOT_FOUND),
     (LeaseConflict, grpc.StatusCode.FAILED_PRECONDITION),
@@ -54,16 +103,55 @@ def rpc(method):
                 log.exception("%s failed", method.__name__)
         else:
             RPCS.labels(SERVICE, method.__name__, "OK").inc()
+            count = AUDIT_COUNT.get(method.__name__)
+            if count is not None:
+                self.audit(method.__name__, count(response))
             return response
         RPCS.labels(SERVICE, method.__name__, code.name).inc()
         context.abort(code, message)
     return wrapper
 
 
+def caller() -> tuple[str, str]:
+    """(token id, role) of the caller; ("", "") with auth off."""
+    identity = auth.current_identity()
+    return (identity.token_id, identity.role) if identity else ("", "")
+
+
+def owner_for(requested: str) -> str:
+    """The owner of a pull, ack or release: the caller's token id with auth on (a request naming someone
+    else is refused), the request's owner with auth off."""
+    identity = auth.current_identity()
+    if identity is None:
+        return requested
+    if requested and requested != identity.token_id:
+        raise PermissionDenied(f"owner {requested!r} is not the caller: leases belong to the token that pulls "
+                               f"them (leave owner empty or set it to {identity.token_id!r})")
+    return identity.token_id
+
+
 class MatchServicer(match_pb2_grpc.MatchServiceServicer):
-    def __init__(self, running: threading.Event):
+    def __init__(self, running: threading.Event, max_streams: int = DEFAULT_MAX_STREAMS):
         self.app: MatchApplication | None = None  # set once profiles and indexes are loaded
         self.running = running
+        self.max_streams = max_streams
+        self._streams = 0
+        self._streams_lock = threading.Lock()
+
+    @property
+    def open_streams(self) -> int:
+        return self._streams
+
+    def audit(self, method: str, count: int) -> None:
+        """One audit row; a failure to write it is logged, not turned into a failed call (the change, if
+        any, is already made)."""
+        token_id, role = caller()
+        try:
+            self.app.store.record_audit(token_id, role, method, count)
+        except StoreError as exc:  # e.g. closed while the service stops
+            log.warning("audit entry not written: %s", exc, extra={"method": method, "token_id": token_id})
+        except Exception:
+            log.exception("cannot write the audit log", extra={"method": method, "token_id": token_id})
 
     # ---- profiles ----
     @rpc
@@ -108,13 +196,13 @@ class MatchServicer(match_pb2_grpc.MatchServiceServicer):
     # ---- queues (leads and candidates share the semantics) ----
     @rpc
     def PullLeads(self, request, context):
-        leads = self.app.pull(KIND_LEAD, request.owner, request.product_ids, request.min_score, request.languages,
-                              request.limit, request.lease_seconds, request.include_unmatched)
+        leads = self.app.pull(KIND_LEAD, owner_for(request.owner), request.product_ids, request.min_score,
+                              request.languages, request.limit, request.lease_seconds, request.include_unmatched)
         return match_pb2.PullLeadsResponse(leads=[convert.queue_message(i) for i in leads])
 
     @rpc
     def PullCandidates(self, request, context):
-        candidates = self.app.pull(KIND_CANDIDATE, request.owner, request.vacancy_ids, request.min_score,
+        candidates = self.app.pull(KIND_CANDIDATE, owner_for(request.owner), request.vacancy_ids, request.min_score,
                                    request.languages, request.limit, request.lease_seconds)
         return match_pb2.PullCandidatesResponse(candidates=[convert.queue_message(i) for i in candidates])
 
@@ -128,16 +216,16 @@ class MatchServicer(match_pb2_grpc.MatchServiceServicer):
 
     def _ack(self, kind: str, request):
         outcome = convert.OUTCOME_FROM_PROTO.get(request.outcome, "")
-        return convert.queue_message(self.app.ack(kind, request.id, request.owner, outcome, request.note,
+        return convert.queue_message(self.app.ack(kind, request.id, owner_for(request.owner), outcome, request.note,
                                                   request.right_profile_id))
 
     @rpc
     def ReleaseLead(self, request, context):
-        return convert.queue_message(self.app.release(KIND_LEAD, request.id, request.owner))
+        return convert.queue_message(self.app.release(KIND_LEAD, request.id, owner_for(request.owner)))
 
     @rpc
     def ReleaseCandidate(self, request, context):
-        return convert.queue_message(self.app.release(KIND_CANDIDATE, request.id, request.owner))
+        return convert.queue_message(self.app.release(KIND_CANDIDATE, request.id, owner_for(request.owner)))
 
     @rpc
     def ListLeads(self, request, context):
@@ -175,16 +263,41 @@ class MatchServicer(match_pb2_grpc.MatchServiceServicer):
         return match_pb2.ListComplaintsResponse(complaints=[convert.complaint_message(c) for c in complaints])
 
     # ---- streaming ----
+    def _take_stream(self) -> bool:
+        with self._streams_lock:
+            if self._streams >= self.max_streams:
+                return False
+            self._streams += 1
+            return True
+
+    def _give_stream(self) -> None:
+        with self._streams_lock:
+            self._streams -= 1
+
     def Subscribe(self, request, context):
         if self.app is None:
+            RPCS.labels(SERVICE, "Subscribe", "UNAVAILABLE").inc()
             context.abort(grpc.StatusCode.UNAVAILABLE, LOADING)
-        RPCS.labels(SERVICE, "Subscribe", "OK").inc()
-        subscription = self.app.open_subscription(request)
+        if not self._take_stream():
+            RPCS.labels(SERVICE, "Subscribe", "RESOURCE_EXHAUSTED").inc()
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                          f"too many Subscribe streams open (MATCH_MAX_STREAMS={self.max_streams}); retry later")
+        subscription, sent = None, 0
         try:
+            identity = auth.current_identity()
+            kinds = None if identity is None else KINDS_BY_ROLE.get(identity.role, frozenset())
+            RPCS.labels(SERVICE, "Subscribe", "OK").inc()
+            subscription = self.app.open_subscription(request, kinds)
             while context.is_active() and self.running.is_set():
                 try:
-                    yield subscription.events.get(timeout=0.5)
+                    event = subscription.events.get(timeout=0.5)
                 except queue.Empty:
                     continue
+                yield event
+                sent += 1
         finally:
-            self.app.close_subscription(subscription)
+            if subscription is not None:
+                self.app.close_subscription(subscription)
+            self._give_stream()  # before the audit write, which may wait for the database
+            if subscription is not None:
+                self.audit("Subscribe", sent)

@@ -157,10 +157,15 @@ def stage_table(parts: dict) -> list[tuple[str, float | None, float | None]]:
     encoder = _get(parts, "encoder", "posts_per_s")
     rows = [("encoder alone (part 1)", round(1e6 / encoder, 1) if encoder else None, None),
             ("ingest processor", _get(micro, "ingest", "us_per_record"), None),
+            ("classify first stage (per post of the stream)", _get(micro, "classify_prefilter", "us_per_record"),
+             None),
             ("classify processor apart from the encoder", _get(micro, "classify_without_encoder", "us_per_record"),
              None),
             ("  of which spaCy tokenizer + lemmas", _get(micro, "classify_lemmas_only", "us_per_record"), None),
-            ("match processor incl. store", _get(micro, "match", "us_per_record"), None),
+            ("match processor incl. store and e5 reranker", _get(micro, "match", "us_per_record"), None),
+            ("  per post with a signal", _get(micro, "match", "us_per_signal_post"), None),
+            ("  match: lemmatise the post again", _get(micro, "match_post_doc", "lemmatise_us_per_post"), None),
+            ("  match: Doc from classify's tokens", _get(micro, "match_post_doc", "rebuild_us_per_post"), None),
             ("store add_queue_item (per item)", _get(micro, "store_add_queue_item", "us_per_item"), None)]
     if hop:
         both = (hop.get("produce_us_per_record") or 0) + (hop.get("consume_us_per_record") or 0)

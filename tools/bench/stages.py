@@ -161,19 +161,31 @@ def _classify(results: dict, records: list[FakeRecord], texts: list[str], vector
     from intentflow.wire import decode_post
     from services.classify.app import ClassifyHandler
     from services.classify.classifier import load_classifier
+    from services.classify.prefilter import Prefilter
 
     batch = kafka.max_poll_records
     settings = from_env(ClassifySettings)
     cached = CachedEmbedder(embedder)
     cached.seed([normalize_text(t) for t in texts], vectors)  # ingest normalises the text before classify
-    handler = ClassifyHandler(settings, load_classifier(settings.model, embedder=cached))
+    prefilter = Prefilter.load(settings.model.prefilter_path) if settings.model.prefilter else None
+    handler = ClassifyHandler(settings, load_classifier(settings.model, embedder=cached), prefilter)
     posts = [decode_post(r.value) for r in records]
+    if prefilter is not None:   # the first stage on its own, on every post of the stream
+        results["classify_prefilter"], passed = timed_batches(
+            lambda part: [s >= prefilter.threshold for s in prefilter.scores(
+                [posts[i].text for i in part], [posts[i].parent_text for i in part])],
+            list(range(len(posts))), batch)
+        results["classify_prefilter"].update(what="Prefilter.scores (first stage), per post of the stream",
+                                             pass_share=round(sum(passed) / max(1, len(passed)), 3))
+        progress.say(f"  classify first stage: {results['classify_prefilter']['us_per_record']} µs/post, "
+                     f"passes {results['classify_prefilter']['pass_share']}")
     cached.encode([p.text for p in posts] + [p.parent_text for p in posts if p.parent_text])  # fill, untimed
     misses = cached.misses
     results["classify_without_encoder"], classified = timed_batches(handler.process, records, batch)
     results["classify_without_encoder"].update(
-        what="ClassifyHandler.process with every embedding cached: decode, spaCy lemmas and rules, features, "
-             "model, reasons, ClassifiedPost", encoder_calls_while_timed=cached.misses - misses)
+        what="ClassifyHandler.process with every embedding cached, per post of the stream: decode, first stage, "
+             "then for the posts it passes spaCy lemmas and rules, features, model, reasons; ClassifiedPost",
+        encoder_calls_while_timed=cached.misses - misses)
     progress.say(f"  classify apart from the encoder: {results['classify_without_encoder']['us_per_record']} µs/post")
 
     linguistics = Linguistics()
@@ -219,14 +231,48 @@ def _match(results: dict, records: list[FakeRecord], _texts, _vectors, embedder:
             return outputs
 
         result, outputs = timed_batches(process, records, kafka.max_poll_records)
-        result.update(what="MatchEngine.process + on_delivered: parse, profile match, store writes, "
-                           "candidate index, publish", outputs=len(outputs),
+        signal_posts = sum(1 for r in records[kafka.max_poll_records:] if _has_signal(r.value))
+        result.update(what="MatchEngine.process + on_delivered: parse, profile match (incl. the e5 reranker), "
+                           "store writes, candidate index, publish", outputs=len(outputs),
+                      signal_posts=signal_posts,
+                      us_per_signal_post=per_item_us(result["us_per_record"] * result["records"] / 1e6,
+                                                     signal_posts),
                       on_delivered_us_per_output=per_item_us(delivered["seconds"], delivered["count"]))
         results["match"] = result
-        progress.say(f"  match: {result['us_per_record']} µs/post ({len(outputs)} outputs)")
+        progress.say(f"  match: {result['us_per_record']} µs/post, {result['us_per_signal_post']} µs per post "
+                     f"with a signal ({signal_posts}; {len(outputs)} outputs)")
+        results["match_post_doc"] = _post_doc(app.linguistics, records)
         results["store_add_queue_item"] = _store_add(store)
         store.close()
     return []
+
+
+def _has_signal(value: bytes) -> bool:
+    from intentflow.v1 import post_pb2
+    return any(c.positive for c in post_pb2.ClassifiedPost.FromString(value).classifications)
+
+
+def _post_doc(linguistics, records: list[FakeRecord]) -> dict:
+    """What match pays for the post's lemmas: lemmatising the text again, against rebuilding the Doc from the
+    tokens classify sent (ClassifiedPost.tokens), on the classified posts that carry them."""
+    from intentflow.v1 import post_pb2
+    from services.match.matching.phrases import pipeline_language
+    from services.match.matching.tokens import post_doc
+    messages = [m for m in (post_pb2.ClassifiedPost.FromString(r.value) for r in records) if m.HasField("tokens")]
+    if not messages:
+        return {"posts": 0}
+    started = time.perf_counter()
+    for m in messages:
+        linguistics.doc(m.post.text, pipeline_language(m.post.lang))
+    lemmatise = time.perf_counter() - started
+    started = time.perf_counter()
+    for m in messages:
+        post_doc(linguistics, m)
+    rebuild = time.perf_counter() - started
+    return {"posts": len(messages), "lemmatise_us_per_post": per_item_us(lemmatise, len(messages)),
+            "rebuild_us_per_post": per_item_us(rebuild, len(messages)),
+            "what": "match: Linguistics.doc of the post, with match's word caches as the run left them (they saw "
+                    "only the posts with a signal), against post_doc from the tokens classify sent"}
 
 
 def _store_add(store, items: int = 500) -> dict:

@@ -28,7 +28,13 @@ def stub(settings: ClientSettings) -> match_pb2_grpc.MatchServiceStub:
 
 
 def rep(args, settings: ClientSettings) -> str:
-    return args.owner or settings.rep or getpass.getuser()
+    """The owner to send: --owner, else none with a token (the service takes the token's id as owner),
+    else INTENTFLOW_REP or $USER (auth off)."""
+    if args.owner:
+        return args.owner
+    if auth.read_token(settings.token, settings.token_file):
+        return ""
+    return settings.rep or getpass.getuser()
 
 
 def _when(ts) -> str:

@@ -20,6 +20,7 @@ from spacy.attrs import IS_SPACE, LEMMA, LOWER
 from spacy.tokens import Doc
 
 from intentflow.embedding import Embedder
+from intentflow.nlp.tokens import TokenArrays, token_arrays
 from intentflow.text.language import detect_language
 from services.classify.classifier.rules import RULE_LANGUAGES, RuleEngine, RuleHits
 
@@ -58,6 +59,7 @@ class Features:
     lemmas: list[str]              # lemma strings of the texts
     parent_rows: np.ndarray        # indexes of the rows that have a parent
     parent: Features | None      # the parents of parent_rows, featurised as posts of their own
+    tokens: list[TokenArrays] | None = None  # the texts' tokens and lemmas, passed on to match (not features)
 
     def __len__(self) -> int:
         return len(self.langs)
@@ -87,7 +89,8 @@ def stack_features(parts: list[Features]) -> Features:
         langs=[lang for p in parts for lang in p.langs], hits=[h for p in parts for h in p.hits],
         lemmas=[w for p in parts for w in p.lemmas],
         parent_rows=np.concatenate([p.parent_rows + off for p, off in zip(parts, offsets)]).astype(np.int64),
-        parent=stack_features(parents) if parents else None)
+        parent=stack_features(parents) if parents else None,
+        tokens=[t for p in parts for t in p.tokens] if all(p.tokens is not None for p in parts) else None)
 
 
 class FeatureBuilder:
@@ -114,11 +117,12 @@ class FeatureBuilder:
         else:
             embeddings = np.asarray(embeddings, dtype=np.float32)
             parent_vectors = self.embedder.encode([p.text for p in parent_inputs]) if parent_inputs else None
-        parent = self._posts(parent_inputs, None, parent_vectors) if len(parent_rows) else None
+        parent = self._posts(parent_inputs, None, parent_vectors, tokens=False) if len(parent_rows) else None
         return self._posts(inputs, langs, embeddings, parent_rows, parent)
 
     def _posts(self, inputs: list[ClassifyInput], langs: list[str] | None, embeddings: np.ndarray,
-               parent_rows: np.ndarray | None = None, parent: Features | None = None) -> Features:
+               parent_rows: np.ndarray | None = None, parent: Features | None = None, tokens: bool = True
+               ) -> Features:
         n = len(inputs)
         texts = [i.text for i in inputs]
         if langs is None:
@@ -145,7 +149,8 @@ class FeatureBuilder:
         sparse = sp.hstack([_CHARS.transform(texts), _WORDS.transform(lemmas),
                             PARENT_WEIGHT * _WORDS.transform(parent_lemmas)], format="csr", dtype=np.float32)
         return Features(embeddings.astype(np.float32), parent_embeddings, rules, parent_rules, shape, sparse,
-                        list(langs), hits, lemmas, parent_rows, parent)
+                        list(langs), hits, lemmas, parent_rows, parent,
+                        [token_arrays(doc, lang) for doc, lang in zip(docs, rule_langs)] if tokens else None)
 
 
 def _shape(text: str) -> list[float]:

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from intentflow.nlp.tokens import TokenArrays
 from intentflow.signals import RULE_PREFIX, SIGNALS
 from services.classify.classifier.features import ClassifyInput, FeatureBuilder, Features
 from services.classify.classifier.gate import StreamGate
@@ -206,6 +207,15 @@ def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
 
 
 @dataclass
+class Decision:
+    positive: np.ndarray                            # (n, signals) bool: the verdicts
+    probability: np.ndarray                         # (n, signals) the score a queue is ranked by
+    classifier_positive: np.ndarray | None = None   # the classifier's own verdicts, when a gate confirmed them
+    gate: np.ndarray | None = None                  # the gate's probabilities
+    gate_thresholds: np.ndarray | None = None
+
+
+@dataclass
 class Verdict:
     signal: str
     probability: float
@@ -219,6 +229,7 @@ class Result:
     lang: str
     verdicts: list[Verdict]
     embedding: np.ndarray
+    tokens: TokenArrays | None = None   # the text's tokens and lemmas (for ClassifiedPost.tokens)
 
     def positive(self, signal: str) -> bool:
         return any(v.positive for v in self.verdicts if v.signal == signal)
@@ -256,16 +267,15 @@ class SignalClassifier:
         x = stage2_inputs(self.model.stage1(features, dots), features, z_parent, self.agree_index)
         return self.model.calibrated(self.model.trees.decision(x)), z_parent
 
-    def decide(self, features: Features, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(positive, probability), both (n, signals): the classifier's verdict, confirmed by the stream gate
-        when there is one; the probability is then the geometric mean of the two opinions, so a queue ranked
-        by it puts posts first that both find likely."""
+    def decide(self, features: Features, probs: np.ndarray) -> Decision:
+        """The classifier's verdicts, confirmed by the stream gate when there is one; the probability is then
+        the geometric mean of the two opinions, so a queue ranked by it puts posts first that both find likely."""
         positive = probs >= self.thresholds
         if self.gate is None:
-            return positive, probs
+            return Decision(positive, probs)
         gate = self.gate.probabilities(features)
-        positive &= gate >= self.gate.threshold_matrix(features.langs)
-        return positive, np.sqrt(probs * gate)
+        thresholds = self.gate.threshold_matrix(features.langs)
+        return Decision(positive & (gate >= thresholds), np.sqrt(probs * gate), positive, gate, thresholds)
 
     def classify(self, inputs: list[ClassifyInput], embeddings: np.ndarray | None = None) -> list[Result]:
         if not inputs:
@@ -273,12 +283,13 @@ class SignalClassifier:
         feats = self.features.build(inputs, embeddings)
         dots = feats.embeddings @ self.model.train_embeddings.T  # shared by stage 1 and the nearest examples
         probs, z_parent = self.scores(feats, dots)
-        positives, probs = self.decide(feats, probs)
+        decision = self.decide(feats, probs)
+        probs = decision.probability
         results = []
         for n in range(len(inputs)):
             verdicts = []
             for k, signal in enumerate(SIGNALS):
-                positive = bool(positives[n, k])
+                positive = bool(decision.positive[n, k])
                 evidence = [s for s in feats.hits[n].spans if s.rule.startswith(RULE_PREFIX[signal])]
                 from_thread = positive and z_parent[n, k] >= 0.5
                 if from_thread:  # "+1, тоже ищу": the words that tie the reply to its parent
@@ -286,8 +297,12 @@ class SignalClassifier:
                 reason = ""
                 if positive:
                     reason = self._reason(signal, k, evidence, dots[n], z_parent[n, k], inputs[n].parent_text)
+                elif decision.classifier_positive is not None and decision.classifier_positive[n, k]:
+                    reason = (f"the classifier said yes, the stream gate says chatter "
+                              f"({decision.gate[n, k]:.2f} < {decision.gate_thresholds[n, k]:.2f})")
                 verdicts.append(Verdict(signal, float(probs[n, k]), positive, evidence, reason))
-            results.append(Result(feats.langs[n], verdicts, feats.embeddings[n]))
+            results.append(Result(feats.langs[n], verdicts, feats.embeddings[n],
+                                  feats.tokens[n] if feats.tokens is not None else None))
         return results
 
     def _reason(self, signal: str, k: int, evidence: list[Span], dots: np.ndarray, parent_score: float,

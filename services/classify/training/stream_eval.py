@@ -91,13 +91,14 @@ def evaluate_stream(classifier: SignalClassifier, written: Sequence[str], train_
         keep = [i for i, s in enumerate(train_rows.sources) if s not in held_out]
         rows = GateRows([train_rows.examples[i] for i in keep], [train_rows.sources[i] for i in keep],
                         train_rows.weights[keep], train_rows.real[keep])
-        gate = train_gate(builder, rows, lambda f: classifier.decide(f, classifier.scores(f)[0])[0],
+        gate = train_gate(builder, rows, lambda f: classifier.decide(f, classifier.scores(f)[0]).positive,
                           feats=_subset(gate_feats, keep))
         idx = np.array(stream.rows)
         sub = _subset(feats, idx)
         gated = SignalClassifier(builder, classifier.model, None, gate)
         gated.thresholds = classifier.thresholds
-        positive, score = gated.decide(sub, base_probs[idx])
+        decision = gated.decide(sub, base_probs[idx])
+        positive, score = decision.positive, decision.probability
         results[stream.source] = {"lang": stream.lang, "rows": idx, "size": len(stream.rows) - len(stream.injected),
                                   "injected": len(stream.injected),
                                   "gate": Scored(positive, score),

@@ -227,7 +227,7 @@ def train_all(paths: Sequence[str] | None = None, out: str | None = None,
     print(f"examples={model.report['examples']} seconds={model.report['seconds']}")
     rows = gate_rows(paths, real_paths(), feedback)
     base = SignalClassifier(builder, model)
-    gate = train_gate(builder, rows, lambda feats: base.decide(feats, base.scores(feats)[0])[0])
+    gate = train_gate(builder, rows, lambda feats: base.decide(feats, base.scores(feats)[0]).positive)
     gate.save(settings.gate_path)
     for name, point in gate.report["operating_points"].items():
         print(f"gate {name} threshold={gate.thresholds[name.split('.')[0]][name.split('.')[1]]:.3f} "

@@ -15,7 +15,7 @@ from .models import (
                      complaint_id,
                      queue_item_id,
 )
-from .store import Store, open_store
+from .store import AuditEntry, Store, open_store
 
 __all__ = [
                      "KIND_CANDIDATE",
@@ -23,6 +23,7 @@ __all__ = [
                      "OUTCOMES",
                      "STATUSES",
                      "AddResult",
+                     "AuditEntry",
                      "Complaint",
                      "Employer",
                      "InvalidTransition",

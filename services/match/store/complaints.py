@@ -40,6 +40,20 @@ class ComplaintsMixin(StoreBase):
                            " ORDER BY detected_at DESC, id LIMIT ?", params + [limit])
         return [from_row(Complaint, r, self._dialect) for r in rows]
 
+    def claim_alert(self, employer_id: str, at: float, min_gap_s: float) -> bool:
+        """True (and `at` stored as the employer's last alert time) when no alert for `employer_id` went out
+        in the `min_gap_s` before `at`; False otherwise. Atomic, so replicas and restarts alert once."""
+        with self._tx(write=True) as cur:
+            return cur.one("INSERT INTO complaint_alerts (employer_id, last_alert_at) VALUES (?, ?)"
+                           " ON CONFLICT (employer_id) DO UPDATE SET last_alert_at = excluded.last_alert_at"
+                           " WHERE complaint_alerts.last_alert_at <= ? RETURNING employer_id",
+                           (employer_id, at, at - min_gap_s)) is not None
+
+    def last_alert_at(self, employer_id: str) -> float | None:
+        with self._tx() as cur:
+            value = cur.scalar("SELECT last_alert_at FROM complaint_alerts WHERE employer_id = ?", (employer_id,))
+        return None if value is None else float(value)
+
     def count_complaints(self, employer_id: str | None = None, since: float | None = None,
                          until: float | None = None) -> int:
         """Complaints detected in [since, until)."""

@@ -97,7 +97,26 @@ _V2 = ["ALTER TABLE complaints ADD COLUMN published BOOLEAN NOT NULL DEFAULT FAL
 _V3 = [f"ALTER TABLE {table} ADD COLUMN {column} {{json}} NOT NULL DEFAULT '[]'"
        for table in ("products", "vacancies") for column in ("examples", "negative_examples")]
 
-MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3}
+# v4: who read or changed what over the API: one row per call (token id and role of the caller, the method,
+# how many items it returned or changed).
+_V4 = [
+    """CREATE TABLE IF NOT EXISTS audit_log (
+        id {serial},
+        token_id TEXT NOT NULL DEFAULT '',
+        role TEXT NOT NULL DEFAULT '',
+        method TEXT NOT NULL,
+        count INTEGER NOT NULL DEFAULT 0,
+        at DOUBLE PRECISION NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS audit_log_at ON audit_log (at)",
+    "CREATE INDEX IF NOT EXISTS audit_log_token ON audit_log (token_id, at)",
+]
+
+# v5: when each employer's last complaint alert went out, so a restart does not send it again.
+_V5 = ["""CREATE TABLE IF NOT EXISTS complaint_alerts (
+        employer_id TEXT PRIMARY KEY,
+        last_alert_at DOUBLE PRECISION NOT NULL)"""]
+
+MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 

@@ -1,14 +1,17 @@
 """The Store facade and open_store()."""
 from __future__ import annotations
 
+from .audit import AuditEntry, AuditMixin
 from .complaints import ComplaintsMixin
 from .dialects import dialect_for_url
 from .job_posts import JobPostsMixin
 from .profiles import ProfilesMixin
 from .queue import QueueMixin
 
+__all__ = ["AuditEntry", "Store", "open_store"]
 
-class Store(ProfilesMixin, QueueMixin, JobPostsMixin, ComplaintsMixin):
+
+class Store(ProfilesMixin, QueueMixin, JobPostsMixin, ComplaintsMixin, AuditMixin):
     """Persistence for the match service, on SQLite or PostgreSQL.
 
     Thread-safe: every call runs in its own transaction on a pooled connection. Several Store

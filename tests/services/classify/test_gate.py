@@ -63,10 +63,21 @@ def test_gate_only_removes_verdicts(classifier, features):
     from services.classify.classifier.features import ClassifyInput
     feats = features.build([ClassifyInput(t) for t in texts])
     probs = classifier.scores(feats)[0]
-    alone, _ = classifier.decide(feats, probs)
+    alone = classifier.decide(feats, probs).positive
     strict = _gate(gate_design(feats).shape[1])
     strict.bias[:] = 10.0  # the gate says yes to everything...
     with_gate = SignalClassifier(features, classifier.model, None, strict)
-    assert np.array_equal(with_gate.decide(feats, probs)[0], alone)
+    assert np.array_equal(with_gate.decide(feats, probs).positive, alone)
     strict.bias[:] = -10.0  # ...or no to everything
-    assert not with_gate.decide(feats, probs)[0].any()
+    assert not with_gate.decide(feats, probs).positive.any()
+
+
+def test_a_verdict_the_gate_overrules_says_so(classifier, features):
+    from services.classify.classifier.features import ClassifyInput
+    inputs = [ClassifyInput("Подскажите хороший ноутбук для учёбы до 50к, что купить?")]
+    assert classifier.classify(inputs)[0].positive("purchase_intent")
+    dim = gate_design(features.build(inputs)).shape[1]
+    sceptic = _gate(dim)
+    sceptic.bias[:] = -10.0
+    verdict = SignalClassifier(features, classifier.model, None, sceptic).classify(inputs)[0].verdicts[0]
+    assert not verdict.positive and "stream gate says chatter" in verdict.reason

@@ -50,3 +50,21 @@ def test_bad_records_go_to_the_dead_letter_topic(settings, classifier):
     bad = SimpleNamespace(topic="posts.clean", partition=0, offset=9, key=b"x", value=b"")
     outputs = handler.process([bad, *records("Посоветуйте ноутбук до 50к")])
     assert outputs[0].topic == settings.kafka.topic_dlq and outputs[1].topic == settings.kafka.topic_classified
+
+
+def test_classified_posts_carry_their_tokens_and_lemmas_for_match(settings, classifier):
+    from intentflow.nlp import Linguistics
+    from intentflow.nlp.tokens import rebuild_doc
+
+    handler = ClassifyHandler(settings, classifier, Prefilter.load(settings.model.prefilter_path))
+    chatter, seeker = "Какой закат сегодня был над рекой, красота 😍", "Ищу работу курьером в Киеве, есть велосипед"
+    out = [post_pb2.ClassifiedPost.FromString(o.value) for o in handler.process(records(chatter, seeker))]
+    assert not out[0].HasField("tokens"), "ruled out by the first stage: never tokenised"
+    message = out[1]
+    assert message.post.lang == "ru" and message.tokens.pipeline == "ru"   # match's pipeline for the post's lang
+    ling = Linguistics()   # match's own pipelines: the same tokens and lemmas
+    expected = ling.doc(message.post.text, message.tokens.pipeline)
+    assert list(message.tokens.lemmas) == [t.lemma_ for t in expected]
+    doc = rebuild_doc(ling.nlp(message.tokens.pipeline).vocab, message.post.text, message.tokens.starts,
+                      message.tokens.ends, message.tokens.lemmas)
+    assert [(t.text, t.lemma_, t.whitespace_) for t in doc] == [(t.text, t.lemma_, t.whitespace_) for t in expected]

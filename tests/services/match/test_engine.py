@@ -7,6 +7,7 @@ import pytest
 
 from intentflow.embedding import load_embedder
 from intentflow.nlp.linguistics import Linguistics
+from intentflow.nlp.tokens import token_arrays
 from intentflow.settings import MatchSettings
 from intentflow.v1 import post_pb2, signals_pb2
 from intentflow.wire import decode, timestamp
@@ -91,3 +92,80 @@ def test_posts_without_a_positive_signal_are_ignored(engine):
     message.classifications[0].positive = False
     record.value = message.SerializeToString()
     assert engine.process([record]) == []
+
+
+class CountingLinguistics:
+    """Linguistics that counts how often a text is tokenised and lemmatised."""
+
+    def __init__(self, linguistics: Linguistics):
+        self._linguistics = linguistics
+        self.calls = 0
+
+    def doc(self, text, lang):
+        self.calls += 1
+        return self._linguistics.doc(text, lang)
+
+    def docs(self, texts, langs, batch_size=256):
+        texts = list(texts)
+        self.calls += len(texts)
+        return self._linguistics.docs(texts, langs, batch_size)
+
+    def nlp(self, lang):
+        return self._linguistics.nlp(lang)
+
+
+def with_tokens(record: SimpleNamespace, post_id: str, pipeline: str, text: str | None = None) -> SimpleNamespace:
+    """The record under another post id, carrying the tokens classify's pipeline makes of `text`."""
+    message = post_pb2.ClassifiedPost.FromString(record.value)
+    message.post.id = post_id
+    tokens = token_arrays(Linguistics().doc(message.post.text if text is None else text, pipeline), pipeline)
+    message.tokens.CopyFrom(post_pb2.PostTokens(pipeline=tokens.pipeline, starts=tokens.starts, ends=tokens.ends,
+                                                lemmas=tokens.lemmas))
+    return SimpleNamespace(**{**vars(record), "value": message.SerializeToString()})
+
+
+def outcome(outputs) -> list[tuple]:
+    """What the outputs say about the post, apart from its id."""
+    found = []
+    for output in outputs:
+        if output.topic == "leads.sales":
+            lead = decode(output.value, signals_pb2.Lead())
+            found.append(("lead", lead.product_id, lead.match_score, lead.priority, tuple(lead.evidence)))
+        else:
+            hr = decode(output.value, signals_pb2.HrSignal())
+            which = hr.WhichOneof("signal")
+            if which == "alert":   # depends on how many complaints came before, not on this post
+                continue
+            item = getattr(hr, which)
+            found.append((which, getattr(item, "vacancy_id", ""), getattr(item, "employer_id", ""),
+                          getattr(item, "match_score", 0.0), tuple(item.evidence)))
+    return found
+
+
+@pytest.mark.parametrize(("text", "signal", "lang"), [
+    ("Посоветуйте робот-пылесос для квартиры с котами, шерсть везде", post_pb2.SIGNAL_PURCHASE_INTENT, "ru"),
+    ("Шукаю роботу кур'єром у Києві, є свій велосипед", post_pb2.SIGNAL_JOB_SEEKING, "uk"),
+    ("В Мегамарте третий месяц задерживают зарплату, начальник орет", post_pb2.SIGNAL_EMPLOYER_COMPLAINT, "ru"),
+    ("Any good CRM for a small sales team? Need something cheap", post_pb2.SIGNAL_PURCHASE_INTENT, "en"),
+])
+def test_classifys_tokens_spare_the_lemmatiser_and_change_nothing(engine, monkeypatch, text, signal, lang):
+    counting = CountingLinguistics(engine.app.linguistics)
+    monkeypatch.setattr(engine.app, "linguistics", counting)
+    plain = classified(engine, "t1", text, signal, lang)
+    expected = outcome(engine.process([plain]))
+    assert expected and counting.calls == 1, "without tokens match lemmatises the post once"
+    counting.calls = 0
+    assert outcome(engine.process([with_tokens(plain, "t2", lang)])) == expected
+    assert counting.calls == 0, "the post arrived lemmatised: no second lemmatisation"
+
+
+def test_tokens_that_do_not_fit_the_post_are_ignored(engine, monkeypatch):
+    counting = CountingLinguistics(engine.app.linguistics)
+    monkeypatch.setattr(engine.app, "linguistics", counting)
+    plain = classified(engine, "f1", "Посоветуйте ноутбук для учебы до 50к", post_pb2.SIGNAL_PURCHASE_INTENT)
+    expected = outcome(engine.process([plain]))
+    for n, record in enumerate([with_tokens(plain, "f2", "uk"),                       # another pipeline
+                                with_tokens(plain, "f3", "ru", "Посоветуйте хороший планшет для учебы")]):
+        counting.calls = 0
+        assert outcome(engine.process([record])) == expected, n
+        assert counting.calls == 1, n

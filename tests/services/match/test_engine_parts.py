@@ -42,6 +42,15 @@ def test_spike_alerts_once_when_last_hour_exceeds_the_usual_rate(store):
     assert detector.check("spiky", NOW + 60) is None  # one alert per hour
 
 
+def test_a_restart_does_not_send_an_alert_again(store):
+    add_complaints(store, "spiky", [NOW - 50 * 60, NOW - 20 * 60, NOW - 5 * 60, NOW - 60])
+    assert SpikeDetector(store, multiple=3.0, min_count=3, baseline_days=7).check("spiky", NOW)
+    restarted = SpikeDetector(store, multiple=3.0, min_count=3, baseline_days=7)  # same store, fresh detector
+    assert restarted.check("spiky", NOW + 60) is None
+    add_complaints(store, "spiky", [NOW + HOUR + k for k in range(4)])
+    assert restarted.check("spiky", NOW + HOUR + 10), "the next hour may alert again"
+
+
 def test_usual_rate_suppresses_alerts_for_a_noisy_employer(store):
     detector = SpikeDetector(store, multiple=3.0, min_count=3, baseline_days=1)
     add_complaints(store, "noisy", [NOW - HOUR - k * 600 for k in range(1, 100)])  # six an hour, all day

@@ -111,3 +111,16 @@ def test_every_store_status_and_outcome_has_a_wire_value():
     assert set(convert.STATUS_TO_PROTO) == set(STATUSES)
     assert sorted(convert.OUTCOME_FROM_PROTO.values()) == sorted(OUTCOMES)
     assert convert.OUTCOME_TO_PROTO["not_a_lead"] == match_pb2.OUTCOME_NOT_A_LEAD
+
+
+def test_with_auth_off_the_request_names_the_owner_and_calls_are_audited_anonymously(served):
+    servicer, stub = served
+    post = PostRef(post_id="vk:2", network="vk", author="b", text="need a tent", lang="en", created_at=1.0)
+    servicer.app.store.add_queue_item(QueueItem(id=queue_item_id(KIND_LEAD, post.post_id, "tents"), kind=KIND_LEAD,
+                                                profile_id="tents", post=post, match_score=0.5))
+    [lead] = stub.PullLeads(match_pb2.PullLeadsRequest(owner="olga", product_ids=["tents"]), timeout=30).leads
+    assert lead.lease_owner == "olga"
+    no_owner = rpc_error(stub.ReleaseLead, match_pb2.ReleaseRequest(id=lead.lead_id))
+    assert (no_owner.code(), no_owner.details()) == (grpc.StatusCode.INVALID_ARGUMENT, "owner is required")
+    [pulled] = servicer.app.store.audit_entries(method="PullLeads")
+    assert (pulled.token_id, pulled.role, pulled.count) == ("", "", 1)

@@ -505,6 +505,43 @@ def test_a_complaint_stays_unpublished_until_marked(store):
     assert store.mark_complaint_published("no-such-complaint") is False
 
 
+def test_an_alert_is_claimed_once_per_gap_across_instances(store, open_instance):
+    assert store.last_alert_at("e1") is None
+    assert store.claim_alert("e1", NOW, 3600) is True
+    other = open_instance()  # a restarted service or another replica
+    assert other.claim_alert("e1", NOW + 60, 3600) is False
+    assert other.last_alert_at("e1") == NOW, "a refused claim keeps the earlier time"
+    assert other.claim_alert("e2", NOW + 60, 3600) is True, "per employer"
+    assert other.claim_alert("e1", NOW + 3600, 3600) is True
+    assert store.last_alert_at("e1") == NOW + 3600
+
+
+def test_concurrent_claims_of_one_alert_let_one_through(store_url, open_instance):
+    stores = [open_instance() for _ in range(4)]
+    claims = run_concurrently(4, lambda n: stores[n].claim_alert("e1", NOW + n, 3600))
+    assert sorted(claims) == [False, False, False, True]
+
+
+# --- audit log --------------------------------------------------------------------------------
+
+def test_audit_entries_are_recorded_and_filtered(store, open_instance):
+    store.record_audit("t1", "sales", "PullLeads", 3, at=NOW)
+    store.record_audit("t2", "recruiter", "ListCandidates", 20, at=NOW + 1)
+    store.record_audit("t1", "sales", "AckLead", 1, at=NOW + 2)
+    store.record_audit("", "", "ListProducts", 0, at=NOW + 3)  # auth off
+    reader = open_instance()
+    entries = reader.audit_entries()
+    assert [(e.token_id, e.role, e.method, e.count, e.at) for e in entries] == [
+        ("", "", "ListProducts", 0, NOW + 3), ("t1", "sales", "AckLead", 1, NOW + 2),
+        ("t2", "recruiter", "ListCandidates", 20, NOW + 1), ("t1", "sales", "PullLeads", 3, NOW)]
+    assert [e.method for e in reader.audit_entries(token_id="t1")] == ["AckLead", "PullLeads"]
+    assert [e.count for e in reader.audit_entries(method="ListCandidates")] == [20]
+    assert [e.method for e in reader.audit_entries(since=NOW + 2)] == ["ListProducts", "AckLead"]
+    assert len(reader.audit_entries(limit=2)) == 2
+    with pytest.raises(ValueError):
+        store.record_audit("t1", "sales", "", 1)
+
+
 # --- schema and urls --------------------------------------------------------------------------
 
 def test_schema_is_versioned_and_reopening_keeps_data(store, open_instance):
