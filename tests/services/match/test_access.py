@@ -10,7 +10,6 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from intentflow import auth
-from intentflow.embedding import load_embedder
 from intentflow.nlp.linguistics import Linguistics
 from intentflow.runtime import ServiceRuntime
 from intentflow.settings import MatchSettings, ServerSettings
@@ -24,11 +23,6 @@ from services.match.subscriptions import SubscriptionHub
 
 HUMAN_ROLES = (auth.SALES, auth.RECRUITER, auth.HR_BRAND, auth.ADMIN)
 _SEQ = itertools.count()
-
-
-@pytest.fixture(scope="module")
-def embedder():
-    return load_embedder("use-multilingual", 1)
 
 
 class Served:

@@ -5,35 +5,24 @@ from types import SimpleNamespace
 
 import pytest
 
-from intentflow.embedding import load_embedder
 from intentflow.nlp.linguistics import Linguistics
 from intentflow.nlp.tokens import token_arrays
-from intentflow.settings import MatchSettings
 from intentflow.v1 import post_pb2, signals_pb2
 from intentflow.wire import decode, timestamp
-from services.match.application import MatchApplication
 from services.match.engine import MatchEngine
 from services.match.matching.catalog import load_catalog
-from services.match.store import open_store
-from services.match.subscriptions import SubscriptionHub
+from tests.services.match.conftest import new_app
 
 NOW = 1_800_000_000.0
 
 
-@pytest.fixture(scope="module")
-def embedder():
-    return load_embedder("use-multilingual", 1)
-
-
 @pytest.fixture
 def engine(tmp_path, embedder):
-    settings = MatchSettings(database_url=f"sqlite:///{tmp_path}/m.db", index_dir=str(tmp_path / "index"))
-    store = open_store(settings.database_url)
-    app = MatchApplication(settings, store, embedder, Linguistics(), SubscriptionHub())
+    app = new_app(tmp_path, embedder)
     app.import_catalog(load_catalog("data/profiles/catalog.json"))
     app.load()
     yield MatchEngine(app)
-    store.close()
+    app.store.close()
 
 
 def classified(engine, post_id: str, text: str, signal: int, lang: str = "ru") -> SimpleNamespace:

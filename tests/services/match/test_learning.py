@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from intentflow.embedding import load_embedder
-from intentflow.nlp.linguistics import Linguistics
-from intentflow.settings import MatchSettings
 from intentflow.v1 import match_pb2
 from services.match import convert
-from services.match.application import InvalidRequest, MatchApplication
-from services.match.store import PostRef, Product, QueueItem, open_store, queue_item_id
+from services.match.application import InvalidRequest
+from services.match.store import PostRef, Product, QueueItem, queue_item_id
 from services.match.store.models import KIND_LEAD, STATUS_WRONG_PROFILE
-from services.match.subscriptions import SubscriptionHub
+from tests.services.match.conftest import new_app
 
 # A shop's own catalogue, English, no keywords. Posts about laptop repair are meant for the service
 # desk, but "Laptops" is the closer text until someone says otherwise.
@@ -28,16 +25,9 @@ WRONG = [("ru", "ноут не включается после того как �
 LATER = ("ru", "залил ноутбук водой, теперь не включается. куда нести?")
 
 
-@pytest.fixture(scope="module")
-def embedder():
-    return load_embedder("use-multilingual", 2)
-
-
 @pytest.fixture
 def app(tmp_path, embedder):
-    settings = MatchSettings(database_url=f"sqlite:///{tmp_path}/m.db", index_dir=str(tmp_path / "index"))
-    application = MatchApplication(settings, open_store(settings.database_url), embedder, Linguistics(),
-                                   SubscriptionHub())
+    application = new_app(tmp_path, embedder)
     application.load()
     for product in CATALOGUE:
         application.upsert_product(product)

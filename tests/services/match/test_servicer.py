@@ -7,29 +7,18 @@ from concurrent import futures
 import grpc
 import pytest
 
-from intentflow.embedding import load_embedder
-from intentflow.nlp.linguistics import Linguistics
-from intentflow.settings import MatchSettings
 from intentflow.v1 import match_pb2, match_pb2_grpc, profiles_pb2, signals_pb2
 from services.match import convert
-from services.match.application import MatchApplication
 from services.match.servicer import MatchServicer
-from services.match.store import OUTCOMES, STATUSES, PostRef, QueueItem, open_store, queue_item_id
+from services.match.store import OUTCOMES, STATUSES, PostRef, QueueItem, queue_item_id
 from services.match.store.models import KIND_LEAD
-from services.match.subscriptions import SubscriptionHub
-
-
-@pytest.fixture(scope="module")
-def embedder():
-    return load_embedder("use-multilingual", 1)
+from tests.services.match.conftest import new_app
 
 
 @pytest.fixture
 def served(tmp_path, embedder):
     """(servicer, stub) for a MatchServicer with a loaded application behind a real server."""
-    settings = MatchSettings(database_url=f"sqlite:///{tmp_path}/m.db", index_dir=str(tmp_path / "index"))
-    store = open_store(settings.database_url)
-    app = MatchApplication(settings, store, embedder, Linguistics(), SubscriptionHub())
+    app = new_app(tmp_path, embedder)
     app.load()
     running = threading.Event()
     running.set()
@@ -43,7 +32,7 @@ def served(tmp_path, embedder):
         yield servicer, match_pb2_grpc.MatchServiceStub(channel)
     running.clear()
     server.stop(None)
-    store.close()
+    app.store.close()
 
 
 def rpc_error(call, request) -> grpc.RpcError:
