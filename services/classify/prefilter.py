@@ -10,13 +10,14 @@ out-of-fold training predictions (folds grouped by source) to keep a recall targ
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import HashingVectorizer
+
+from services.classify.artifact import load_artifact, save_artifact
 
 HASH_BITS = 18
 CHAR, CHAR_WORD = "char", "char+word"   # feature sets: a model records the one it was trained on
@@ -61,17 +62,11 @@ class Prefilter:
         return self.scores(texts, parents) >= self.threshold
 
     def save(self, path: str | Path) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(path, coef=self.coef.astype(np.float32))
-        path.with_suffix(".json").write_text(json.dumps({
+        save_artifact(path, {"coef": self.coef.astype(np.float32)}, {
             "intercept": self.intercept, "threshold": self.threshold, "oof_recall": self.oof_recall,
-            "oof_pass_rate": self.oof_pass_rate, "features": self.features}))
+            "oof_pass_rate": self.oof_pass_rate, "features": self.features})
 
     @classmethod
     def load(cls, path: str | Path) -> Prefilter:
-        path = Path(path)
-        if not path.exists():
-            raise FileNotFoundError(f"prefilter model {path} not found: run `make model` (or `intentflow train`)")
-        meta = json.loads(path.with_suffix(".json").read_text())
-        return cls(coef=np.load(path)["coef"].astype(np.float32), **meta)
+        arrays, meta = load_artifact(path, "prefilter model")
+        return cls(coef=arrays["coef"].astype(np.float32), **meta)

@@ -12,7 +12,6 @@ gate.py) and can be overridden per deployment (`CLASSIFY_OPERATING_POINTS`).
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from intentflow.signals import SIGNALS
+from services.classify.artifact import load_artifact, save_artifact
 from services.classify.classifier.features import HASH_BITS, Features
 
 GATE_LANGUAGES = ("ru", "uk", "en")
@@ -81,18 +81,10 @@ class StreamGate:
         return StreamGate(self.weights, self.bias, thresholds, self.report)
 
     def save(self, path: str | Path) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "wb") as fh:
-            np.savez_compressed(fh, weights=self.weights.astype(np.float32), bias=self.bias.astype(np.float64))
-        path.with_suffix(".json").write_text(json.dumps(
-            {"thresholds": self.thresholds, "report": self.report}, ensure_ascii=False, indent=1), encoding="utf-8")
+        save_artifact(path, {"weights": self.weights.astype(np.float32), "bias": self.bias.astype(np.float64)},
+                      {"thresholds": self.thresholds, "report": self.report})
 
     @classmethod
     def load(cls, path: str | Path) -> StreamGate:
-        path = Path(path)
-        if not path.exists():
-            raise FileNotFoundError(f"stream gate {path} not found: run `make model` (or `intentflow train`)")
-        meta = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
-        with np.load(path) as arrays:
-            return cls(arrays["weights"], arrays["bias"], meta["thresholds"], meta.get("report", {}))
+        arrays, meta = load_artifact(path, "stream gate")
+        return cls(arrays["weights"], arrays["bias"], meta["thresholds"], meta.get("report", {}))

@@ -15,9 +15,6 @@ on real chatter, confirms their verdicts: gate.py):
 """
 from __future__ import annotations
 
-import io
-import json
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +23,7 @@ import scipy.sparse as sp
 
 from intentflow.nlp.tokens import TokenArrays
 from intentflow.signals import RULE_PREFIX, SIGNALS
+from services.classify.artifact import load_artifact, save_artifact
 from services.classify.classifier.features import ClassifyInput, FeatureBuilder, Features
 from services.classify.classifier.gate import StreamGate
 from services.classify.classifier.rules import Span
@@ -160,8 +158,6 @@ class TrainedModel:
 
     def save(self, path: str | Path) -> None:
         """Writes PATH (.npz, byte-identical for identical models) and PATH with .json (metadata)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         w = self.linear_weights.tocsr()
         arrays = {"train_embeddings": self.train_embeddings.astype(np.float32), "alpha": self.alpha.astype(np.float32),
                   "w_data": w.data.astype(np.float32), "w_indices": w.indices.astype(np.int32),
@@ -169,23 +165,17 @@ class TrainedModel:
                   "offset": self.offset.astype(np.float64), "platt": self.platt.astype(np.float64),
                   "thresholds": self.thresholds.astype(np.float64),
                   "example_labels": self.example_labels.astype(np.uint8)} | self.trees.arrays("tree_")
-        _write_npz(path, arrays)
         meta = {"format": FORMAT, "version": self.version, "embedder": self.embedder,
                 "rule_features": self.rule_features, "rules_version": self.rules_version, "targets": self.targets,
                 "example_texts": self.example_texts,
                 "report": {k: v for k, v in self.report.items() if k != "seconds"}}
-        path.with_suffix(".json").write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
+        save_artifact(path, arrays, meta)
 
     @classmethod
     def load(cls, path: str | Path) -> TrainedModel:
-        path = Path(path)
-        if not path.exists():
-            raise FileNotFoundError(f"classifier model {path} not found: run `make model` (or `intentflow train`)")
-        meta = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+        a, meta = load_artifact(path, "classifier model")
         if meta.get("format") != FORMAT:
             raise ValueError(f"classifier model {path} has an old format: retrain with `intentflow train`")
-        with np.load(path) as arrays:
-            a = {k: arrays[k] for k in arrays.files}
         weights = sp.csr_matrix((a["w_data"], a["w_indices"], a["w_indptr"]), shape=tuple(a["w_shape"]))
         return cls(version=meta["version"], embedder=meta["embedder"], rule_features=meta["rule_features"],
                    rules_version=meta["rules_version"], targets=meta["targets"],
@@ -193,17 +183,6 @@ class TrainedModel:
                    offset=a["offset"], trees=Trees.from_arrays(a, "tree_"), platt=a["platt"],
                    thresholds=a["thresholds"], example_labels=a["example_labels"],
                    example_texts=meta["example_texts"], report=meta.get("report", {}))
-
-
-def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """np.savez_compressed stamps the current time into the zip; this writes fixed timestamps instead."""
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name in sorted(arrays):
-            buffer = io.BytesIO()
-            np.lib.format.write_array(buffer, np.ascontiguousarray(arrays[name]), allow_pickle=False)
-            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, buffer.getvalue())
 
 
 @dataclass
