@@ -14,7 +14,7 @@ QUICK ?=
 # This machine's pip config names local mirror folders that may be absent; their warnings are noise.
 PIP_NOISE := { grep -v "^WARNING: Location 'file:" || true; }
 
-.PHONY: help setup proto model match-scorer run demo test bench lint clean
+.PHONY: help setup proto model match-scorer run demo test bench bench-scale-out lint clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[36m%-8s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -30,7 +30,7 @@ $(PROTO_STAMP): $(STAMP) $(PROTOS)
 	$(PY) -m grpc_tools.protoc -I protos --python_out=. --grpc_python_out=. --pyi_out=. $(PROTOS)
 	touch $@
 
-$(MODEL): $(PROTO_STAMP) $(wildcard data/classify/train_*.jsonl) $(wildcard services/classify/classifier/*.py services/classify/training/*.py) services/classify/classifier/rules.yaml services/classify/prefilter.py
+$(MODEL): $(PROTO_STAMP) $(wildcard data/classify/train_*.jsonl data/real/*/*.jsonl) $(wildcard services/classify/classifier/*.py services/classify/training/*.py) services/classify/classifier/rules.yaml services/classify/prefilter.py
 	$(PY) -m services.classify.training
 
 setup: $(MODEL) ## Create .venv, install pinned dependencies, generate protobuf code, train the classifier
@@ -51,6 +51,9 @@ test: setup ## Run the test suite (unit + integration on the real broker, Postgr
 
 bench: setup ## Benchmarks (QUICK=1 for a short run); writes bench/results/latest.json
 	$(VENV)/bin/intentflow bench $(if $(QUICK),--quick,)
+
+bench-scale-out: setup ## 1+1 vs 2+2 classify/match processes (needs PostgreSQL); writes bench/results/scale_out.json
+	$(VENV)/bin/intentflow bench --scale-out $(if $(QUICK),--quick,)
 
 lint: setup ## Static checks
 	$(PY) -m ruff check intentflow services tools tests

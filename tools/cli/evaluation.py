@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 import time
+from contextlib import nullcontext
 
 import numpy as np
 
@@ -38,7 +39,9 @@ def eval_stream(args) -> int:
     positives = args.positives or sorted(glob.glob("data/classify/dev_*.jsonl")
                                          + glob.glob("data/real/signals/*.jsonl"))
     classifier = load_classifier(dataclasses.replace(settings, stream_gate=False))
-    report = evaluate_stream(classifier, default_paths(), real_paths(), chatter, positives, args.prevalence)
+    with open(args.queue_dump, "w", encoding="utf-8") if args.queue_dump else nullcontext() as dump:
+        report = evaluate_stream(classifier, default_paths(), real_paths(), chatter, positives, args.prevalence,
+                                 queue_dump=dump)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(report, fh, indent=1)

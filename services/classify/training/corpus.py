@@ -23,6 +23,17 @@ class Example:
         return ClassifyInput(self.text, self.lang, self.parent_text)
 
 
+def source_name(example: Example, path: str | Path) -> str:
+    """The public source (or corpus file) a row comes from, as figures name it."""
+    return example.extra.get("source") or Path(path).stem
+
+
+def holdout_group(example: Example, path: str | Path) -> str:
+    """The unit held out together: files drawn from one underlying dataset (field `corpus`, e.g. tg-spam
+    chatter and tg-spam hand-labelled signals) share it, so no held-out figure sees that dataset's voice."""
+    return example.extra.get("corpus") or source_name(example, path)
+
+
 class CorpusError(ValueError):
     pass
 

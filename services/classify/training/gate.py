@@ -16,7 +16,6 @@ from __future__ import annotations
 import glob
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from sklearn.linear_model import SGDClassifier
@@ -27,7 +26,7 @@ from intentflow.signals import SIGNALS
 from intentflow.text.language import detect_language
 from services.classify.classifier.features import FeatureBuilder, Features
 from services.classify.classifier.gate import GATE_LANGUAGES, StreamGate, gate_design, gate_language
-from services.classify.training.corpus import Example, load_examples
+from services.classify.training.corpus import Example, holdout_group, load_examples
 
 REAL_GLOBS = ("data/real/chatter/*.jsonl", "data/real/signals/*.jsonl", "data/real/reviewed/*.jsonl")
 PREVALENCE = 1 / 200
@@ -42,7 +41,7 @@ THRESHOLDS = np.round(np.arange(0.30, 0.996, 0.005), 3)
 @dataclass
 class GateRows:
     examples: list[Example]
-    sources: list[str]     # a corpus file or a public source: the unit held out together
+    sources: list[str]     # holdout_group: a corpus file or a public dataset, the unit held out together
     weights: np.ndarray
     real: np.ndarray       # bool: a real public post (what the flag rate is measured on)
 
@@ -60,7 +59,7 @@ def gate_rows(written: Sequence[str], real: Sequence[str], feedback: Sequence[st
         for path in paths:
             for e in load_examples([path]):
                 examples.append(e)
-                sources.append(e.extra.get("source") or Path(path).stem)
+                sources.append(holdout_group(e, path))
                 hand = kind == "real" and e.extra.get("label_method") == "hand"
                 weights.append(WEIGHT["hand"] if hand else WEIGHT[kind])
                 is_real.append(kind == "real")

@@ -23,7 +23,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 
 from services.classify.prefilter import CHAR_WORD, Prefilter, design
-from services.classify.training.corpus import load_examples
+from services.classify.training.corpus import load_examples, source_name
 from services.classify.training.gate import GateRows, gate_rows
 
 RECALL_TARGET = 0.99
@@ -131,17 +131,19 @@ def leave_one_source_out(written: Sequence[str], real: Sequence[str], chatter: S
     dev_examples = [e for e in load_examples(dev) if e.labels]
     dev_x = design([e.text for e in dev_examples], [e.parent_text for e in dev_examples], FEATURES)
     dev_langs = np.array([e.lang for e in dev_examples])
-    held_sources = list(dict.fromkeys(s for path in chatter for s in gate_rows([], [path]).sources))
-    signal_source = rows.real & ~np.isin(sources, held_sources)
+    names = np.array([e.extra.get("source", "") for e in rows.examples])
+    held_sources = list(dict.fromkeys(source_name(e, path) for path in chatter for e in load_examples([path])))
+    signal_source = rows.real & ~np.isin(names, held_sources)
     result = []
     for n, source in enumerate(held_sources, 1):
-        held = sources == source
+        held = names == source
         if not held.any():
             continue
         values, counts = np.unique(langs[held], return_counts=True)
         lang = str(values[np.argmax(counts)])
         real_positive = rows.real & positive & (langs == lang)
-        train = ~held & ~real_positive & ~(signal_source & (langs == lang))
+        same_dataset = np.isin(sources, np.unique(sources[held]))
+        train = ~same_dataset & ~real_positive & ~(signal_source & (langs == lang))
         prefilter = train_prefilter(subset(rows, train), folds, recall_target, x=x[np.flatnonzero(train)])
         passes = np.zeros(len(rows), dtype=bool)
         scored = np.flatnonzero(held | real_positive)

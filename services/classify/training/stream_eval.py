@@ -12,13 +12,13 @@ language, with and without the gate.
 """
 from __future__ import annotations
 
+import json
 import math
 import random
 import sys
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TextIO
 
 import numpy as np
@@ -27,7 +27,7 @@ from intentflow.signals import SIGNALS
 from intentflow.text.language import detect_language
 from services.classify.classifier.gate import gate_language
 from services.classify.classifier.model import SignalClassifier
-from services.classify.training.corpus import Example, load_examples
+from services.classify.training.corpus import Example, holdout_group, load_examples, source_name
 from services.classify.training.gate import GateRows, gate_rows, train_gate
 from services.classify.training.train import featurise
 
@@ -46,10 +46,6 @@ class Stream:
 class Scored:
     positive: np.ndarray  # (n, signals) bool
     score: np.ndarray     # (n, signals)
-
-
-def _source(example: Example, path: str) -> str:
-    return example.extra.get("source") or Path(path).stem
 
 
 def _language(example: Example) -> str:
@@ -71,12 +67,15 @@ def queue_figures(labels: np.ndarray, scored: Scored, chatter: np.ndarray, k: in
 
 def evaluate_stream(classifier: SignalClassifier, written: Sequence[str], train_real: Sequence[str],
                     chatter_paths: Sequence[str], positive_paths: Sequence[str], prevalence: int = 200,
-                    seed: int = 0, out: TextIO = sys.stdout) -> dict:
+                    seed: int = 0, out: TextIO = sys.stdout, queue_dump: TextIO | None = None) -> dict:
+    """Prints the tables to `out`; `queue_dump` receives every item of every gated queue as a JSON line (the
+    post, its stream, signal, score and label), for a person to read what the queue holds."""
     builder = classifier.features
-    chatter = [(e, _source(e, p)) for p in chatter_paths for e in load_examples([p])]
-    pool = [(e, _source(e, p)) for p in positive_paths for e in load_examples([p]) if e.labels]
-    examples = [e for e, _ in chatter] + [e for e, _ in pool]
-    sources = [s for _, s in chatter] + [s for _, s in pool]
+    chatter = [(e, source_name(e, p), holdout_group(e, p)) for p in chatter_paths for e in load_examples([p])]
+    pool = [(e, source_name(e, p), holdout_group(e, p)) for p in positive_paths for e in load_examples([p])
+            if e.labels]
+    examples = [e for e, _, _ in chatter] + [e for e, _, _ in pool]
+    groups = [g for _, _, g in chatter] + [g for _, _, g in pool]
     langs = [_language(e) for e in examples]
     labels = np.array([[int(s in e.labels) for s in SIGNALS] for e in examples])
     feats = featurise(builder, examples, desc="stream features")
@@ -87,7 +86,7 @@ def evaluate_stream(classifier: SignalClassifier, written: Sequence[str], train_
     gate_feats = featurise(builder, train_rows.examples, desc="gate features")
     results: dict[str, dict] = {}
     for stream in streams:
-        held_out = {stream.source} | {sources[i] for i in stream.injected}
+        held_out = {groups[i] for i in stream.rows}
         keep = [i for i, s in enumerate(train_rows.sources) if s not in held_out]
         rows = GateRows([train_rows.examples[i] for i in keep], [train_rows.sources[i] for i in keep],
                         train_rows.weights[keep], train_rows.real[keep])
@@ -105,7 +104,21 @@ def evaluate_stream(classifier: SignalClassifier, written: Sequence[str], train_
                                   "no_gate": Scored(base_positive[idx], base_probs[idx])}
     report = _report(results, labels, out)
     report["false_alarm_kinds"] = _kinds(results, examples, labels, out)
+    if queue_dump is not None:
+        _dump_queues(results, examples, labels, queue_dump)
     return report
+
+
+def _dump_queues(results: dict, examples: list[Example], labels: np.ndarray, out: TextIO) -> None:
+    for source, r in results.items():
+        scored = r["gate"]
+        for j, i in enumerate(r["rows"]):
+            for k in np.flatnonzero(scored.positive[j]):
+                e = examples[i]
+                item = {"stream": source, "signal": SIGNALS[k], "score": round(float(scored.score[j, k]), 4),
+                        "labelled": bool(labels[i, k]), "injected": j >= r["size"],
+                        "source": e.extra.get("source", ""), "id": e.extra.get("id", ""), "text": e.text}
+                out.write(json.dumps(item, ensure_ascii=False) + "\n")
 
 
 def _kinds(results: dict, examples: list[Example], labels: np.ndarray, out: TextIO) -> dict:
@@ -130,7 +143,7 @@ def _kinds(results: dict, examples: list[Example], labels: np.ndarray, out: Text
 
 def _streams(chatter, pool, langs, labels, prevalence: int, rng: random.Random) -> list[Stream]:
     by_source: dict[str, list[int]] = defaultdict(list)
-    for i, (_, source) in enumerate(chatter):
+    for i, (_, source, _) in enumerate(chatter):
         by_source[source].append(i)
     offset = len(chatter)
     streams = []
@@ -138,8 +151,8 @@ def _streams(chatter, pool, langs, labels, prevalence: int, rng: random.Random) 
         lang = max(("ru", "uk", "en"), key=lambda code: sum(langs[i] == code for i in rows))
         stream = Stream(source, lang, list(rows))
         for k in range(len(SIGNALS)):
-            candidates = [offset + j for j, (e, s) in enumerate(pool)
-                          if labels[offset + j, k] and langs[offset + j] == lang and s != source]
+            candidates = [offset + j for j, (_, _, group) in enumerate(pool)
+                          if labels[offset + j, k] and langs[offset + j] == lang and group != chatter[rows[0]][2]]
             wanted = max(1, math.ceil(len(rows) / prevalence))
             picked = rng.sample(candidates, min(wanted, len(candidates)))
             stream.injected += [i for i in picked if i not in stream.injected]

@@ -107,15 +107,18 @@ def test_leave_one_source_out_never_fits_on_the_held_out_source(tmp_path, monkey
                for name, lang in (("a_ru", "ru"), ("b_en", "en"), ("c_ru", "ru"))]
     chatter = []
     for source, lang in (("ru_one", "ru"), ("ru_two", "ru"), ("en_one", "en")):
-        rows = [{"text": t + f" {source}", "lang": lang, "labels": [], "source": source} for t in _chatter(rng, 30)]
+        # en_one and ru_signals are drawn from one dataset (field `corpus`): held out together
+        corpus = {"corpus": "shared"} if source == "en_one" else {}
+        rows = [{"text": t + f" {source}", "lang": lang, "labels": [], "source": source, **corpus}
+                for t in _chatter(rng, 30)]
         rows.append({"text": f"посоветуйте телефон {source}", "lang": lang, "labels": ["purchase_intent"],
                      "source": source, "label_method": "hand"})
         chatter.append(_write(tmp_path / f"{source}.jsonl", rows))
     signals = _write(tmp_path / "ru_signals.jsonl",
                      [{"text": f"ищу подработку {k}", "lang": "ru", "labels": ["job_seeking"], "source": "ru_signals",
-                       "label_method": "hand"} for k in range(5)]
+                       "corpus": "shared", "label_method": "hand"} for k in range(5)]
                      + [{"text": f"ищем сотрудников {k}", "lang": "ru", "labels": [], "source": "ru_signals",
-                         "label_method": "hand"} for k in range(3)])
+                         "corpus": "shared", "label_method": "hand"} for k in range(3)])
     dev = _write(tmp_path / "dev.jsonl", [{"text": "ищу работу курьером", "lang": "ru", "labels": ["job_seeking"]},
                                           {"text": "need a laptop recommendation", "lang": "en",
                                            "labels": ["purchase_intent"]},
@@ -133,12 +136,15 @@ def test_leave_one_source_out_never_fits_on_the_held_out_source(tmp_path, monkey
     assert [r["source"] for r in report["per_source"]] == ["ru_one", "ru_two", "en_one"]
     assert len(calls) == 3
     for (sources, examples, n_x), held in zip(calls, report["per_source"]):
-        assert held["source"] not in sources
+        group = "shared" if held["source"] == "en_one" else held["source"]
+        assert group not in sources
         assert n_x == len(sources) == len(examples)
         # the real positives of the held-out source's language are held out too (they are what real recall measures)
         assert not any(e.labels and e.extra.get("source") and e.lang == held["lang"] for e in examples)
         # and so are the other real, non-chatter sources of that language (their look-alikes too)
-        assert ("ru_signals" in sources) == (held["lang"] != "ru")
+        # (ru_signals for ru sources; for en_one, ru_signals is out because it shares en_one's dataset)
+        assert not any(e.extra.get("source") == "ru_signals" for e in examples)
+        assert ("shared" in sources) == (held["source"] != "en_one")
         assert held["posts"] == 31 and held["dev_positives"] == 1 and held["dev_all_positives"] == 2
     assert report["per_source"][0]["real_positives"] == 2 + 5  # ru_one, ru_two and the 5 ru signals
     assert report["per_source"][2]["real_positives"] == 1
