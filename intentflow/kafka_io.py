@@ -12,6 +12,8 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
@@ -19,7 +21,7 @@ from kafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from intentflow import topology
-from intentflow.metrics import BATCH_SIZE, BATCHES, RECORDS
+from intentflow.metrics import BATCH_SIZE, BATCHES, PARTITIONS, RECORDS
 from intentflow.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -29,7 +31,7 @@ log = logging.getLogger(__name__)
 class OutMessage:
     topic: str
     key: bytes | None
-    value: bytes
+    value: bytes | None  # None = a tombstone (the key's records are deleted by compaction)
     headers: list[tuple[str, bytes]] = field(default_factory=list)
     # Runs once the broker acknowledged the message (e.g. mark a lead published, notify subscribers).
     on_delivered: Callable[[], None] | None = field(default=None, compare=False)
@@ -38,10 +40,40 @@ class OutMessage:
 Processor = Callable[[Sequence], list[OutMessage]]
 
 
+def client_security_config(kafka: KafkaSettings) -> dict[str, Any]:
+    """kafka-python options for the broker's security protocol (TLS and SASL). Every producer, consumer and
+    admin client is built with them, so a broker that needs credentials is reached the same way by all.
+
+    The password file is read on each call: a client made after the secret was rotated (e.g. the producer
+    recreated when the broker comes back) uses the new one."""
+    config: dict[str, Any] = {"security_protocol": kafka.security_protocol}
+    if kafka.uses_tls:
+        config.update(ssl_cafile=kafka.ssl_cafile or None, ssl_certfile=kafka.ssl_certfile or None,
+                      ssl_keyfile=kafka.ssl_keyfile or None)
+    if kafka.uses_sasl:
+        config.update(sasl_mechanism=kafka.sasl_mechanism, sasl_plain_username=kafka.sasl_username,
+                      sasl_plain_password=_sasl_password(kafka))
+    return config
+
+
+def _sasl_password(kafka: KafkaSettings) -> str:
+    if kafka.sasl_password:
+        return kafka.sasl_password
+    try:
+        return Path(kafka.sasl_password_file).read_text("utf-8").strip()
+    except OSError as exc:
+        raise ValueError(f"KAFKA_SASL_PASSWORD_FILE={kafka.sasl_password_file}: {exc.strerror}") from None
+
+
+def _client_config(kafka: KafkaSettings) -> dict[str, Any]:
+    """What every client needs: where the brokers are and how to talk to them securely."""
+    return {"bootstrap_servers": kafka.bootstrap_servers.split(","), **client_security_config(kafka)}
+
+
 def make_producer(kafka: KafkaSettings, **overrides) -> KafkaProducer:
     """A producer that fails fast when the broker is unreachable (max_block_ms, delivery_timeout_ms)
     instead of blocking its caller for minutes."""
-    config = dict(bootstrap_servers=kafka.bootstrap_servers.split(","), acks="all", linger_ms=kafka.linger_ms,
+    config = dict(_client_config(kafka), acks="all", linger_ms=kafka.linger_ms,
                   retries=10, max_in_flight_requests_per_connection=5, compression_type=None,
                   max_block_ms=kafka.max_block_ms, delivery_timeout_ms=kafka.delivery_timeout_ms,
                   request_timeout_ms=min(30000, kafka.delivery_timeout_ms - kafka.linger_ms),
@@ -52,7 +84,7 @@ def make_producer(kafka: KafkaSettings, **overrides) -> KafkaProducer:
 
 
 def make_consumer(kafka: KafkaSettings, group_id: str | None, topics: Sequence[str] = (), **overrides):
-    config = dict(bootstrap_servers=kafka.bootstrap_servers.split(","), group_id=group_id,
+    config = dict(_client_config(kafka), group_id=group_id,
                   enable_auto_commit=False, auto_offset_reset="earliest",
                   max_poll_records=kafka.max_poll_records, session_timeout_ms=kafka.session_timeout_ms,
                   heartbeat_interval_ms=kafka.heartbeat_interval_ms)
@@ -119,8 +151,7 @@ def ensure_topics(kafka: KafkaSettings, topics: Sequence[str] | Mapping[str, int
     """Create missing topics (with the partitions given, else KAFKA_TOPIC_PARTITIONS); production clusters
     usually pre-create them, which is fine too: existing topics are left as they are."""
     wanted = dict(topics) if isinstance(topics, Mapping) else dict.fromkeys(topics, kafka.partitions)
-    admin = KafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers.split(","),
-                             bootstrap_timeout_ms=max(kafka.max_block_ms, 1000))
+    admin = KafkaAdminClient(**_client_config(kafka), bootstrap_timeout_ms=max(kafka.max_block_ms, 1000))
     try:
         existing = set(admin.list_topics())
         for topic, partitions in wanted.items():
@@ -148,7 +179,7 @@ def dead_letter_message(topic: str, key: bytes | None, value: bytes | None, head
 
 def message_size(message: OutMessage) -> int:
     """Bytes a message takes in a record batch, roughly (value, key, headers and some overhead)."""
-    return (len(message.value) + len(message.key or b"")
+    return (len(message.value or b"") + len(message.key or b"")
             + sum(len(name) + len(data) + 8 for name, data in message.headers) + 64)
 
 
@@ -224,6 +255,7 @@ class StreamStage:
         self.dead_letter = dead_letter
         self.rollback = rollback  # undoes in-memory effects of a batch whose outputs were not delivered
         self.producer = ProducerHolder(kafka)
+        self.skips_tombstones = any(t.tombstoned and kafka.name(t) == topic for t in topology.TOPICS)
         self.ready = threading.Event()
         self.thread = threading.Thread(target=self._run_logged, name=f"{service}-stream", daemon=True)
         self._dead_lettered: set[bytes] = set()  # `source` of dead letters acknowledged, batch not committed
@@ -268,11 +300,14 @@ class StreamStage:
                     log.warning("poll failed; retrying", exc_info=True)
                     time.sleep(1.0)
                     continue
+                # Shows, per process, that a consumer group spreads the partitions (several replicas).
+                PARTITIONS.labels(self.service).set(len(consumer.assignment()))
                 records = [r for batch in polled.values() for r in batch]
                 if not records:
                     continue
                 started = time.perf_counter()
-                outputs = self._process_safely(records)
+                live = self._live(records)
+                outputs = self._process_safely(live) if live else []
                 try:
                     send_all(self.producer.get(), self._not_yet_delivered(outputs),
                              timeout_s=self.kafka.delivery_timeout_ms / 1000 + 5)
@@ -299,6 +334,11 @@ class StreamStage:
             except Exception:
                 log.warning("producer did not flush on close", exc_info=True)
             consumer.close(autocommit=False)
+
+    def _live(self, records: list) -> list:
+        """The records to process: on a topic `intentflow erase` writes tombstones to, those are deletion
+        markers (committed with the batch, never processed or dead-lettered)."""
+        return [r for r in records if r.value is not None] if self.skips_tombstones else records
 
     def _fits(self, message: OutMessage) -> OutMessage | None:
         """The message as it will be produced (a dead letter truncated to fit), or None if it is too large."""

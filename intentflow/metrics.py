@@ -17,6 +17,8 @@ STAGE_SECONDS = Histogram(
 RPCS = Counter("intentflow_rpc_total", "gRPC calls", ["service", "method", "code"])
 SIGNALS = Counter("intentflow_signals_total", "Signals emitted", ["service", "signal"])
 INDEX_SIZE = Gauge("intentflow_index_size", "Vectors in a FAISS index", ["service", "index"])
+PARTITIONS = Gauge(
+    "intentflow_assigned_partitions", "Partitions of its input topic this process consumes now", ["service"])
 
 
 def serve_metrics(host: str, port: int) -> tuple[object, int]:

@@ -25,6 +25,34 @@ from intentflow.settings import ServerSettings
 log = logging.getLogger(__name__)
 
 
+class ParseRequests(grpc.ServerInterceptor):
+    """Parse unary requests in the handler, so bytes that are not a valid message of the method's request
+    type are answered INVALID_ARGUMENT (the caller's fault) instead of the INTERNAL that grpc answers when
+    the deserializer raises. Stream requests (reflection only) are left to grpc."""
+
+    def intercept_service(self, continuation, handler_call_details):
+        handler = continuation(handler_call_details)
+        if handler is None or handler.request_streaming or handler.request_deserializer is None:
+            return handler
+        parse, method = handler.request_deserializer, handler_call_details.method
+
+        def parsed(raw: bytes, context):
+            try:
+                return parse(raw)
+            except Exception as exc:  # DecodeError, or a nesting too deep for the parser
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                              f"the request to {method} is not a valid protobuf message: {type(exc).__name__}: {exc}")
+
+        if handler.response_streaming:
+            def streaming(raw, context):
+                yield from handler.unary_stream(parsed(raw, context), context)
+            return grpc.unary_stream_rpc_method_handler(streaming, response_serializer=handler.response_serializer)
+
+        def unary(raw, context):
+            return handler.unary_unary(parsed(raw, context), context)
+        return grpc.unary_unary_rpc_method_handler(unary, response_serializer=handler.response_serializer)
+
+
 class ServiceRuntime:
     def __init__(self, name: str, server_settings: ServerSettings, grpc_port: int, metrics_port: int,
                  max_workers: int = 16):
@@ -40,7 +68,8 @@ class ServiceRuntime:
         self.auth = AuthInterceptor(store, server_settings.rate_per_s, server_settings.rate_burst)
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers,
                                                              thread_name_prefix=f"{name}-rpc"),
-                                  interceptors=[self.auth])
+                                  # auth first: a caller without a valid token learns nothing about parsing
+                                  interceptors=[self.auth, ParseRequests()])
         self.health = health.HealthServicer(experimental_non_blocking=True)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         self._service_names: list[str] = []
@@ -53,7 +82,21 @@ class ServiceRuntime:
         if self.grpc_port == 0:
             raise RuntimeError(f"{name}: cannot bind gRPC port {server_settings.host}:{grpc_port}")
         self._metrics_httpd, self.metrics_port = serve_metrics(server_settings.host, metrics_port)
+        self.health_server, self.health_port = self._plaintext_health(server_settings)
         self._set_status(health_pb2.HealthCheckResponse.NOT_SERVING)
+
+    def _plaintext_health(self, settings: ServerSettings) -> tuple[grpc.Server | None, int]:
+        """Health alone, in plaintext on INTENTFLOW_HEALTH_PORT: Kubernetes' gRPC probes cannot speak TLS. It
+        shares the statuses of the main port and answers nothing else, so it tells a caller no more than
+        SERVING or NOT_SERVING."""
+        if not settings.health_port:
+            return None, 0
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"{self.name}-health"))
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
+        port = server.add_insecure_port(f"{settings.host}:{settings.health_port}")
+        if port == 0:
+            raise RuntimeError(f"{self.name}: cannot bind health port {settings.host}:{settings.health_port}")
+        return server, port
 
     def add_service(self, full_name: str, register: Callable[[grpc.Server], None],
                     roles: Mapping[str, Collection[str]] | None = None) -> None:
@@ -78,6 +121,8 @@ class ServiceRuntime:
              reflection.SERVICE_NAME], self.server)
         self._set_status(health_pb2.HealthCheckResponse.NOT_SERVING)
         self.server.start()
+        if self.health_server:
+            self.health_server.start()
         log.info("listening", extra={"grpc_port": self.grpc_port, "metrics_port": self.metrics_port,
                                      "tls": self.tls, "auth": self.auth.enabled})
         if not self.auth.enabled:
@@ -151,5 +196,7 @@ class ServiceRuntime:
         server_stopped.wait(self.settings.grace_seconds + 1)
         if before_stop:
             before_stop()
+        if self.health_server:  # last: probes see NOT_SERVING while the service drains
+            self.health_server.stop(0)
         self._metrics_httpd.shutdown()
         log.info("stopped")

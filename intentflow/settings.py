@@ -14,8 +14,9 @@ from typing import Any, get_type_hints
 from intentflow import topology
 
 
-def setting(env: str, default: Any, doc: str) -> Any:
-    return field(default=default, metadata={"env": env, "doc": doc})
+def setting(env: str, default: Any, doc: str, secret: bool = False) -> Any:
+    """A field read from `env`; a `secret` one is left out of the settings' repr, so it never reaches a log."""
+    return field(default=default, repr=not secret, metadata={"env": env, "doc": doc})
 
 
 def _convert(raw: str, kind: type, env: str) -> Any:
@@ -77,6 +78,15 @@ def _group_id(spec: topology.Service) -> Any:
     return setting(spec.group_env, spec.group_default, f"Consumer group of {spec.name}")
 
 
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
+def _one_of(env: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{env}={value!r} is not one of {', '.join(allowed)}")
+
+
 @dataclass(frozen=True)
 class KafkaSettings:
     bootstrap_servers: str = setting(
@@ -104,6 +114,49 @@ class KafkaSettings:
         "KAFKA_DLQ_MAX_BYTES", 65536, "Dead letters keep this many bytes of the original at most (header `truncated`)")
     broker_check_s: float = setting(
         "KAFKA_BROKER_CHECK_S", 2.0, "How often services check the broker (NOT_SERVING while it is unreachable)")
+    security_protocol: str = setting(
+        "KAFKA_SECURITY_PROTOCOL", "PLAINTEXT",
+        "`PLAINTEXT`, `SSL`, `SASL_PLAINTEXT` or `SASL_SSL` (README, Kafka security)")
+    sasl_mechanism: str = setting(
+        "KAFKA_SASL_MECHANISM", "PLAIN", "`PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512` (with the `SASL_*` protocols)")
+    sasl_username: str = setting("KAFKA_SASL_USERNAME", "", "SASL user name (required with the `SASL_*` protocols)")
+    sasl_password: str = setting(
+        "KAFKA_SASL_PASSWORD", "", "SASL password; `KAFKA_SASL_PASSWORD_FILE` keeps it out of the environment",
+        secret=True)
+    sasl_password_file: str = setting(
+        "KAFKA_SASL_PASSWORD_FILE", "", "File holding the SASL password (read when `KAFKA_SASL_PASSWORD` is empty)")
+    ssl_cafile: str = setting(
+        "KAFKA_SSL_CAFILE", "",
+        "PEM CA the brokers' certificates must chain to (`SSL`, `SASL_SSL`; empty = system CAs)")
+    ssl_certfile: str = setting(
+        "KAFKA_SSL_CERTFILE", "", "PEM client certificate, for brokers that require one (mutual TLS)")
+    ssl_keyfile: str = setting("KAFKA_SSL_KEYFILE", "", "PEM private key of `KAFKA_SSL_CERTFILE`")
+
+    def __post_init__(self) -> None:
+        # A misspelt or half-set security setting stops the process at start with the variable's name,
+        # instead of surfacing later as a broker that never answers (or as credentials silently unused).
+        _one_of("KAFKA_SECURITY_PROTOCOL", self.security_protocol, SECURITY_PROTOCOLS)
+        protocol = f"KAFKA_SECURITY_PROTOCOL={self.security_protocol}"
+        if self.uses_sasl:
+            _one_of("KAFKA_SASL_MECHANISM", self.sasl_mechanism, SASL_MECHANISMS)
+            if not self.sasl_username:
+                raise ValueError(f"{protocol} needs KAFKA_SASL_USERNAME")
+            if not (self.sasl_password or self.sasl_password_file):
+                raise ValueError(f"{protocol} needs KAFKA_SASL_PASSWORD or KAFKA_SASL_PASSWORD_FILE")
+        elif self.sasl_username or self.sasl_password or self.sasl_password_file:
+            raise ValueError(f"KAFKA_SASL_* credentials are set but {protocol} does not use SASL")
+        if not self.uses_tls and (self.ssl_cafile or self.ssl_certfile or self.ssl_keyfile):
+            raise ValueError(f"KAFKA_SSL_* files are set but {protocol} does not use TLS")
+        if bool(self.ssl_certfile) != bool(self.ssl_keyfile):
+            raise ValueError("KAFKA_SSL_CERTFILE and KAFKA_SSL_KEYFILE go together")
+
+    @property
+    def uses_sasl(self) -> bool:
+        return self.security_protocol.startswith("SASL_")
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.security_protocol.endswith("SSL")
 
     def name(self, topic: topology.Topic) -> str:
         """The configured name of a topic the topology declares."""
@@ -120,6 +173,9 @@ class ServerSettings:
     tls_key: str = setting("INTENTFLOW_TLS_KEY", "", "PEM private key of `INTENTFLOW_TLS_CERT`")
     tls_client_ca: str = setting(
         "INTENTFLOW_TLS_CLIENT_CA", "", "PEM CA client certificates must chain to (empty = no client certificates)")
+    health_port: int = setting(
+        "INTENTFLOW_HEALTH_PORT", 0,
+        "Plaintext port serving only `grpc.health.v1`, for probes that cannot speak TLS (Kubernetes); 0 = none")
     tokens_file: str = setting(
         "INTENTFLOW_TOKENS_FILE", "", "JSON file of API tokens (hashed), `intentflow tokens`; empty = auth off")
     rate_per_s: float = setting(
@@ -206,7 +262,10 @@ class MatchSettings:
         "MATCH_LEASE_SECONDS", 900, "Default lease of pulled leads/candidates (a request may ask for 1..86400)")
     max_streams: int = setting(
         "MATCH_MAX_STREAMS", 1000, "Concurrent Subscribe streams; more are refused (RESOURCE_EXHAUSTED)")
-    retention_days: float = setting("MATCH_RETENTION_DAYS", 90.0, "Job-seeking posts older than this are pruned")
+    retention_days: float = setting(
+        "MATCH_RETENTION_DAYS", 90.0,
+        "Days a post (by when it was written) and its leads, candidates, complaints are kept; "
+        "hourly purge, 0 = forever")
     alert_multiple: float = setting(
         "MATCH_ALERT_MULTIPLE", 3.0, "Complaint alert when last-hour count exceeds this multiple of usual")
     alert_min_count: int = setting("MATCH_ALERT_MIN_COUNT", 3, "Complaints in the last hour needed for an alert")
@@ -218,6 +277,9 @@ class StackSettings:
     """The local stack of `intentflow run`, `demo` and `bench`."""
     classify_replicas: int = setting(
         "INTENTFLOW_CLASSIFY_REPLICAS", 2, "Classify processes the local stack starts (one consumer group)")
+    match_replicas: int = setting(
+        "INTENTFLOW_MATCH_REPLICAS", 1,
+        "Match processes the local stack starts (one consumer group); more than 1 needs a PostgreSQL store")
     embedded_kafka_port: int = setting(
         "INTENTFLOW_EMBEDDED_KAFKA_PORT", 19092, "Port of the embedded broker `intentflow run` starts")
     restart_backoff_s: float = setting(

@@ -24,18 +24,21 @@ class Topic:
     message: str   # protobuf message type of the value
     doc: str
     partitions: int = 0  # partitions when the services create the topic; 0 = KAFKA_TOPIC_PARTITIONS
+    # `intentflow erase` writes tombstones (key, null value) here for an erased author's records, and a stage
+    # reading the topic skips them: they are deletion markers for compaction, not records to process.
+    tombstoned: bool = False
 
 
 POSTS_RAW = Topic("topic_raw", "TOPIC_POSTS_RAW", "posts.raw", "post id `network:id` (optional)",
                   "intentflow.v1.Post", "Input posts (protobuf or proto3-JSON `Post`)")
 POSTS_CLEAN = Topic("topic_clean", "TOPIC_POSTS_CLEAN", "posts.clean", "post id `network:id`",
-                    "intentflow.v1.Post", "Validated, normalised, de-duplicated posts")
+                    "intentflow.v1.Post", "Validated, normalised, de-duplicated posts", tombstoned=True)
 POSTS_CLASSIFIED = Topic("topic_classified", "TOPIC_POSTS_CLASSIFIED", "posts.classified", "post id `network:id`",
-                         "intentflow.v1.ClassifiedPost", "`ClassifiedPost` with embedding")
+                         "intentflow.v1.ClassifiedPost", "`ClassifiedPost` with embedding", tombstoned=True)
 LEADS_SALES = Topic("topic_leads", "TOPIC_LEADS_SALES", "leads.sales", "lead id",
-                    "intentflow.v1.Lead", "`Lead` messages for sales")
+                    "intentflow.v1.Lead", "`Lead` messages for sales", tombstoned=True)
 SIGNALS_HR = Topic("topic_hr", "TOPIC_SIGNALS_HR", "signals.hr", "candidate, complaint or alert id",
-                   "intentflow.v1.HrSignal", "`HrSignal` messages (candidate, complaint, alert)")
+                   "intentflow.v1.HrSignal", "`HrSignal` messages (candidate, complaint, alert)", tombstoned=True)
 POSTS_DLQ = Topic("topic_dlq", "TOPIC_POSTS_DLQ", "posts.dlq", "key of the rejected record",
                   "bytes of the rejected record", "Rejected input with the reason in headers", partitions=1)
 TOPICS = (POSTS_RAW, POSTS_CLEAN, POSTS_CLASSIFIED, LEADS_SALES, SIGNALS_HR, POSTS_DLQ)

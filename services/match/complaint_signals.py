@@ -2,16 +2,16 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import TYPE_CHECKING
 
 from intentflow import topology
-from intentflow.kafka_io import OutMessage
 from intentflow.metrics import SIGNALS
 from intentflow.v1 import post_pb2, signals_pb2
 from intentflow.wire import timestamp
 from services.match.complaints import EmployerWatch, Spike, SpikeDetector
 from services.match.convert import complaint_message, evidence_lines
-from services.match.publishing import Publisher
+from services.match.publishing import Output, Publisher, Stored
 from services.match.store import Complaint, PostRef, Store, complaint_id
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ class ComplaintSignals:
         self.publisher = publisher
 
     def handle(self, post: PostRef, verdict: post_pb2.Classification, now: float,
-               doc: Doc | None = None) -> list[OutMessage]:
+               doc: Doc | None = None) -> list[Output]:
         outputs = []
         named = self.employers.employers_in(post.text, post.lang, doc)
         for employer_id in list(named) or [""]:
@@ -53,12 +53,13 @@ class ComplaintSignals:
                 outputs.append(self._alert_output(spike))
         return outputs
 
-    def _complaint_output(self, complaint: Complaint) -> OutMessage:
+    def _complaint_output(self, complaint: Complaint) -> Output:
+        stored = Stored(partial(self.store.claim_complaint_publication, complaint.id),
+                        partial(self.store.mark_complaint_published, complaint.id))
         return self.publisher.hr(signals_pb2.HrSignal(complaint=complaint_message(complaint)), complaint.id,
-                                 complaint.employer_id, complaint.post.lang,
-                                 then=lambda: self.store.mark_complaint_published(complaint.id))
+                                 complaint.employer_id, complaint.post.lang, stored)
 
-    def _alert_output(self, spike: Spike) -> OutMessage:
+    def _alert_output(self, spike: Spike) -> Output:
         SIGNALS.labels(SERVICE, "complaint_alert").inc()
         log.warning("complaint spike", extra={"employer": spike.employer_id, "recent": spike.recent,
                                               "ratio": round(spike.ratio, 2)})

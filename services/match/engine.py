@@ -3,6 +3,7 @@ complaints about employers. Queue priority is defined in services.match.priority
 from __future__ import annotations
 
 import time
+from functools import partial
 
 import numpy as np
 from google.protobuf.message import DecodeError
@@ -21,7 +22,7 @@ from services.match.convert import evidence_lines, post_ref, queue_message
 from services.match.matching.profiles import Match
 from services.match.matching.tokens import post_doc
 from services.match.priority import priority
-from services.match.publishing import Publisher
+from services.match.publishing import Output, Publisher, Stored
 from services.match.store import AddResult, PostRef, QueueItem, queue_item_id
 from services.match.store.models import KIND_CANDIDATE, KIND_LEAD
 
@@ -61,12 +62,15 @@ class MatchEngine:
                 RECORDS.labels(SERVICE, "rejected").inc()
                 outputs.append(self.dead_letter(record, str(exc)))
         started = time.perf_counter()
+        pending: list[Output] = []
         for message in messages:
-            outputs.extend(self.handle(message))
+            pending.extend(self.handle(message))
+        # Claimed after the whole batch, right before it is sent, so a claim needs to outlast a delivery only.
+        outputs += self.publisher.settle(pending)
         STAGE_SECONDS.labels(SERVICE, "match_batch").observe(time.perf_counter() - started)
         return outputs
 
-    def handle(self, message: post_pb2.ClassifiedPost, now: float | None = None) -> list[OutMessage]:
+    def handle(self, message: post_pb2.ClassifiedPost, now: float | None = None) -> list[Output]:
         now = time.time() if now is None else now
         positive = {FROM_PROTO[c.signal]: c for c in message.classifications if c.positive}
         RECORDS.labels(SERVICE, "signal" if positive else "no_signal").inc()
@@ -79,7 +83,7 @@ class MatchEngine:
         query = None
         if PURCHASE_INTENT in positive or JOB_SEEKING in positive:   # the reranker's view of the post, once
             query = app.products.query_vector(post.text, embedding)
-        outputs: list[OutMessage] = []
+        outputs: list[Output] = []
         if PURCHASE_INTENT in positive:
             matches = app.products.match(embedding, post.text, post.lang, doc=doc, rerank_vector=query)
             outputs += self._enqueue(KIND_LEAD, post, positive[PURCHASE_INTENT], matches, now)
@@ -99,7 +103,7 @@ class MatchEngine:
         return self.app.embedder.encode([message.post.text])[0]
 
     def _enqueue(self, kind: str, post: PostRef, verdict: post_pb2.Classification, matches: list[Match],
-                 now: float) -> list[OutMessage]:
+                 now: float) -> list[Output]:
         outputs = []
         for match in matches or [None]:  # a post that matched no profile is still one (unmatched) item
             profile_id = match.profile_id if match else ""
@@ -117,12 +121,11 @@ class MatchEngine:
             outputs.append(self._queue_output(stored))
         return outputs
 
-    def _queue_output(self, item: QueueItem) -> OutMessage:
+    def _queue_output(self, item: QueueItem) -> Output:
         message = queue_message(item)
-
-        def mark_published() -> None:
-            self.app.store.mark_published(item.id)
+        store = self.app.store
+        stored = Stored(partial(store.claim_item_publication, item.id), partial(store.mark_published, item.id))
         if item.kind == KIND_LEAD:
-            return self.publisher.lead(message, item.id, item.profile_id, item.post.lang, mark_published)
+            return self.publisher.lead(message, item.id, item.profile_id, item.post.lang, stored)
         return self.publisher.hr(signals_pb2.HrSignal(candidate=message), item.id, item.profile_id,
-                                 item.post.lang, mark_published)
+                                 item.post.lang, stored)

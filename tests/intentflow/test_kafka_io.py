@@ -64,3 +64,14 @@ def test_topics_are_created_with_the_partitions_the_topology_declares():
     partitions = topic_partitions(KafkaSettings(partitions=4))
     assert partitions["posts.dlq"] == topology.POSTS_DLQ.partitions == 1
     assert partitions["posts.clean"] == 4
+
+
+def test_a_stage_on_a_tombstoned_topic_skips_tombstones_and_the_raw_stage_dead_letters_them():
+    def tombstone(offset: int) -> SimpleNamespace:
+        return SimpleNamespace(topic="posts.classified", partition=0, offset=offset, key=b"vk:1", value=None)
+    classified = StreamStage("test", KAFKA, "g", "posts.classified", lambda records: [], threading.Event(),
+                             dead_letter_for(KAFKA, "test"))
+    batch = [record(1, b"post"), tombstone(2)]
+    assert classified.skips_tombstones and classified._live(batch) == batch[:1]
+    raw = stage(lambda records: [])
+    assert not raw.skips_tombstones and raw._live(batch) == batch, "a null value on posts.raw is bad input"

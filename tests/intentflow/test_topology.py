@@ -14,6 +14,8 @@ from intentflow.settings import KafkaSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = ROOT / "deploy" / "kubernetes"
+HEALTH_PORT_ENV = "INTENTFLOW_HEALTH_PORT"
+SECRET_FILES = ("INTENTFLOW_TLS_CERT", "INTENTFLOW_TLS_KEY", "INTENTFLOW_TOKENS_FILE")
 
 
 def test_readme_topic_table_is_the_topology():
@@ -49,10 +51,15 @@ def manifest_problems(spec: topology.Service, documents: list[dict]) -> list[str
         problems.append(f"container port grpc is {ports.get('grpc')}, topology says {spec.grpc_port}")
     if ports.get("metrics") != spec.metrics_port:
         problems.append(f"container port metrics is {ports.get('metrics')}, topology says {spec.metrics_port}")
-    probe = container.get("readinessProbe", {}).get("grpc", {}).get("port")
-    if probe != spec.grpc_port:
-        problems.append(f"readiness gRPC probe port is {probe}, topology says {spec.grpc_port}")
     env = {e["name"]: e.get("value") for e in container.get("env", [])}
+    # Probes ask the plaintext health port when there is one (the kubelet cannot speak TLS), else the gRPC port.
+    health = int(env[HEALTH_PORT_ENV]) if env.get(HEALTH_PORT_ENV) else spec.grpc_port
+    if env.get(HEALTH_PORT_ENV) and ports.get("health") != health:
+        problems.append(f"container port health is {ports.get('health')}, {HEALTH_PORT_ENV} says {health}")
+    for kind in ("readinessProbe", "livenessProbe"):
+        probe = container.get(kind, {}).get("grpc", {}).get("port")
+        if probe != health:
+            problems.append(f"{kind} gRPC port is {probe}, health is served on {health}")
     expected = {spec.group_env: spec.group_default, spec.consumes.env: spec.consumes.default}
     expected.update({t.env: t.default for t in spec.produces})
     for name, value in expected.items():
@@ -87,3 +94,16 @@ def test_the_check_catches_a_wrong_topic_and_port():
     problems = manifest_problems(spec, documents)
     assert len(problems) == 2
     assert any(topology.LEADS_SALES.env in p for p in problems) and any("readiness" in p for p in problems)
+
+
+@pytest.mark.parametrize("name", topology.SERVICES)
+def test_tls_and_tokens_come_from_mounted_secrets(name):
+    pod = load_manifest(name)[0]["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    env = {e["name"]: e.get("value", "") for e in container["env"]}
+    secrets = {v["name"] for v in pod["volumes"] if "secret" in v}
+    mounts = [m["mountPath"] for m in container["volumeMounts"] if m["name"] in secrets and m.get("readOnly")]
+    for variable in SECRET_FILES:
+        assert any(env.get(variable, "").startswith(mount + "/") for mount in mounts), \
+            f"{variable} is not a file of a Secret mounted read-only"
+    assert pod["securityContext"]["runAsNonRoot"] and container["securityContext"]["readOnlyRootFilesystem"]

@@ -45,6 +45,31 @@ def _queue_args(p: argparse.ArgumentParser, profile: str) -> None:
     p.add_argument("--json", action="store_true", help="one proto3-JSON object per line")
 
 
+def _store_commands(sub) -> None:
+    """Commands on the match store itself (INTENTFLOW_DATABASE_URL): retention, erasure, the audit log."""
+    from tools.cli import store
+    db_help = "the match store (default INTENTFLOW_DATABASE_URL)"
+    st = sub.add_parser("store", help="the match store").add_subparsers(dest="action", required=True)
+    p = st.add_parser("purge", help="remove posts older than the retention, with their leads, candidates, complaints")
+    p.add_argument("--days", type=float, help="retention in days (default MATCH_RETENTION_DAYS)")
+    p.add_argument("--database-url", help=db_help)
+    p.set_defaults(func=store.purge)
+    p = sub.add_parser("erase", help="remove one author's data from the store; tombstones for it on our topics")
+    p.add_argument("--author", required=True, help="the author as posts name them")
+    p.add_argument("--network", default="", help="only on this network (default: the name on every network)")
+    p.add_argument("--dry-run", action="store_true", help="count what would be erased, change nothing")
+    p.add_argument("--database-url", help=db_help)
+    p.set_defaults(func=store.erase)
+    p = sub.add_parser("audit", help="the audit log: who read or changed what, and erasures")
+    p.add_argument("--token-id", help="only this token's calls")
+    p.add_argument("--method", help="only this RPC or command, e.g. PullLeads or Erase")
+    p.add_argument("--since", help="ISO time (UTC unless it has an offset), e.g. 2026-12-01T09:00")
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--database-url", help=db_help)
+    p.set_defaults(func=store.audit)
+
+
 def parser() -> argparse.ArgumentParser:
     from tools.cli import evaluation, queues, stack, tokens
     root = argparse.ArgumentParser(prog="intentflow", description=__doc__)
@@ -84,6 +109,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("id")
     p.add_argument("--file", help="tokens file (default INTENTFLOW_TOKENS_FILE)")
     p.set_defaults(func=tokens.revoke)
+    _store_commands(sub)
     p = sub.add_parser("train", help="train the classifier from data/classify/train_*.jsonl")
     p.add_argument("--data", action="append", help="training JSONL (repeatable; default the shipped corpus)")
     p.add_argument("--out", help="model path (default INTENTFLOW_CLASSIFIER)")
@@ -99,7 +125,9 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="benchmarks; writes bench/results/latest.json and prints a Markdown table")
     p.add_argument("--quick", action="store_true", help="about one minute instead of up to ten")
     p.add_argument("--posts", type=int, default=0, help="end-to-end posts (default 20000, quick 2000)")
-    p.add_argument("--out", default="bench/results/latest.json")
+    p.add_argument("--out", help="results file (default bench/results/latest.json; --scale-out: scale_out.json)")
+    p.add_argument("--scale-out", action="store_true",
+                   help="only the scale-out run: 1 classify + 1 match vs 2 + 2 processes (needs PostgreSQL)")
     p.add_argument("--corpus", choices=("real", "written"), default="real",
                    help="stream background: real public posts (data/real/chatter) or the hand-written corpora")
     p.add_argument("--prevalence", type=int, default=200,
@@ -120,6 +148,7 @@ def parser() -> argparse.ArgumentParser:
                    help="labelled JSONL whose positives are injected (default the dev split and data/real/signals)")
     p.add_argument("--prevalence", type=int, default=200, help="one injected positive per N posts, per signal")
     p.add_argument("--json", help="also write the figures to this file")
+    p.add_argument("--queue-dump", help="write every queue item (gated) as JSON lines here, to read them")
     p.set_defaults(func=evaluation.eval_stream)
     p = ev.add_parser("prefilter", help="pass rate and recall of the cheap first stage")
     p.add_argument("--data", help="labelled JSONL scored with the trained first stage")
@@ -209,8 +238,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
-    settings = from_env(ClientSettings)
     try:
+        settings = from_env(ClientSettings)  # a wrong setting is reported like any other bad input
         code = args.func(args, settings) if args.func.__code__.co_argcount == 2 else args.func(args)
     except grpc.RpcError as exc:
         print(f"intentflow: {exc.code().name}: {exc.details()}", file=sys.stderr)

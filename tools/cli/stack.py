@@ -1,6 +1,7 @@
 """`intentflow run`, `demo` and `push`: the embedded stack and feeding it."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import signal
 import sys
@@ -53,11 +54,15 @@ def push_file(path: str | Path, kafka: KafkaSettings, topic: str | None = None) 
     return len(lines)
 
 
+def broker_or_embedded(kafka: KafkaSettings) -> KafkaSettings:
+    """The configured broker, else (nothing configured) the embedded one of `intentflow run`."""
+    if kafka.bootstrap_servers:
+        return kafka
+    return dataclasses.replace(kafka, bootstrap_servers=f"127.0.0.1:{from_env(StackSettings).embedded_kafka_port}")
+
+
 def push(args, settings: ClientSettings) -> int:
-    kafka = settings.kafka
-    if not kafka.bootstrap_servers:  # nothing configured: the stack of `intentflow run`
-        embedded = f"127.0.0.1:{from_env(StackSettings).embedded_kafka_port}"
-        kafka = from_env(KafkaSettings, {"KAFKA_BOOTSTRAP_SERVERS": embedded})
+    kafka = broker_or_embedded(settings.kafka)
     print(f"pushed {push_file(args.file, kafka, args.topic)} records to {args.topic or kafka.topic_raw} "
           f"at {kafka.bootstrap_servers}", file=sys.stderr)
     return 0
@@ -104,6 +109,7 @@ def _stack(workdir: Path, fixed_ports: bool) -> tuple[LocalStack, Path]:
     stack = LocalStack(workdir, env={"INTENTFLOW_PROFILES_FILE": str(DEFAULT_PROFILES),
                                      "INTENTFLOW_TOKENS_FILE": str(tokens_file.resolve())},
                        fixed_ports=fixed_ports, classify_replicas=settings.classify_replicas,
+                       match_replicas=settings.match_replicas,
                        embedded_kafka_port=settings.embedded_kafka_port if fixed_ports else 0,
                        restart_backoff_s=settings.restart_backoff_s,
                        restart_backoff_max_s=settings.restart_backoff_max_s)
@@ -154,7 +160,7 @@ def demo(args) -> int:
     stack, token_file = _stack(workdir, fixed_ports=False)
     print(f"demo: starting the embedded stack in {workdir}", file=sys.stderr)
     with stack:
-        kafka = from_env(KafkaSettings, {"KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap_servers})
+        kafka = stack.kafka
         pushed = push_file(args.file, kafka)
         print(f"demo: pushed {pushed} records to {kafka.topic_raw}", file=sys.stderr)
         wait_drained(kafka, args.timeout)

@@ -220,6 +220,18 @@ class ProfileIndex:
             self._lexical.set(profile.id, bag)
             self._rerank.update(rerank)
 
+    def follow(self, profiles: list[Product | Vacancy]) -> int:
+        """Make the index hold `profiles` (the store's current list), encoding only the added or changed ones
+        (by updated_at), so another process's edits reach this one cheaply. Returns how many changed."""
+        current = {p.id: p for p in profiles}
+        gone = [pid for pid in self._profiles if pid not in current]
+        changed = [p for p in profiles if getattr(self._profiles.get(p.id), "updated_at", None) != p.updated_at]
+        for profile_id in gone:
+            self.delete(profile_id)
+        for profile in changed:
+            self.upsert(profile)
+        return len(gone) + len(changed)
+
     def get(self, profile_id: str) -> Product | Vacancy | None:
         return self._profiles.get(profile_id)
 

@@ -26,11 +26,6 @@ class ComplaintsMixin(StoreBase):
                               (complaint.post.post_id, complaint.employer_id))
         return False, from_row(Complaint, earlier, self._dialect)
 
-    def mark_complaint_published(self, complaint_id_: str) -> bool:
-        with self._tx(write=True) as cur:
-            return cur.one("UPDATE complaints SET published = ? WHERE id = ? RETURNING id",
-                           (True, complaint_id_)) is not None
-
     def list_complaints(self, employer_id: str | None = None, since: float | None = None,
                         limit: int = 100) -> list[Complaint]:
         """Newest detections first; employer_id None = all, '' = no watchlist employer."""

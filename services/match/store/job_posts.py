@@ -34,10 +34,11 @@ class JobPostsMixin(StoreBase):
                 new_id = cur.scalar("SELECT id FROM job_posts WHERE post_id = ?", (post.post_id,))
         return int(new_id)
 
-    def iter_job_posts(self, since: float | None = None
+    def iter_job_posts(self, since: float | None = None, after_id: int = 0
                        ) -> Iterator[tuple[int, PostRef, float, np.ndarray]]:
-        """(id, post, probability, embedding) in id order; `since` filters on post created_at."""
-        last_id = 0
+        """(id, post, probability, embedding) in id order, ids above `after_id`; `since` filters on post
+        created_at."""
+        last_id = after_id
         where = "id > ?" + ("" if since is None else " AND post_created_at >= ?")
         while True:
             with self._tx() as cur:
@@ -69,6 +70,10 @@ class JobPostsMixin(StoreBase):
             rows = cur.all("DELETE FROM job_posts WHERE post_created_at < ? RETURNING id",
                            (before,))
         return sorted(int(r["id"]) for r in rows)
+
+    def last_job_post_id(self) -> int:
+        with self._tx() as cur:
+            return int(cur.scalar("SELECT COALESCE(MAX(id), 0) FROM job_posts"))
 
     def count_job_posts(self) -> int:
         with self._tx() as cur:

@@ -107,6 +107,14 @@ class AddResult(str, enum.Enum):
     DUPLICATE = "duplicate"
 
 
+class Claim(str, enum.Enum):
+    """Whether a match process may put a stored record on its topic (store/publication.py)."""
+    MINE = "mine"            # publish it now
+    PUBLISHED = "published"  # it is on the topic already
+    HELD = "held"            # another process is publishing it: wait until it is published or the claim lapses
+    GONE = "gone"            # erased or purged since it was stored: nothing to publish
+
+
 def _short_hash(*parts: str) -> str:
     # \x1f cannot appear in ids, so ("a", "bc") and ("ab", "c") never collide.
     return hashlib.sha1("\x1f".join(parts).encode("utf-8")).hexdigest()[:16]

@@ -42,6 +42,15 @@ class ProfilesMixin(StoreBase):
             rows = cur.all(f"SELECT * FROM {_TABLES[cls]} ORDER BY id")
         return [from_row(cls, r, self._dialect) for r in rows]
 
+    def profiles_stamp(self) -> tuple[tuple[int, int], ...]:
+        """Changes whenever a product, vacancy or employer is added, changed or deleted: one cheap query tells
+        a match process whether another one changed profiles since it last looked."""
+        # Whole milliseconds: an integer sum does not depend on the order the rows are added in.
+        with self._tx() as cur:
+            rows = [cur.one(f"SELECT COUNT(*) AS n, COALESCE(SUM(CAST(updated_at * 1000 AS BIGINT)), 0) AS ms"
+                            f" FROM {table}") for table in _TABLES.values()]
+        return tuple((int(row["n"]), int(row["ms"])) for row in rows)
+
     # Public API: thin typed wrappers, one set per profile type.
 
     def upsert_product(self, product: Product, now: float | None = None) -> Product:

@@ -103,10 +103,13 @@ class QueueMixin(StoreBase):
                 cols, row = columns(QueueItem), to_row(item, self._dialect)
                 cur.execute(insert_sql("queue_items", cols), [row[c] for c in cols])
                 return AddResult.CREATED, item
-            merged = rules.merge(target, item)
+            # The merged version has to be published again; clearing the claim keeps a process still
+            # delivering the previous version from marking this one published (store/publication.py).
+            merged = dataclasses.replace(rules.merge(target, item), published=False)
             row = to_row(merged, self._dialect)
-            cur.execute(f"UPDATE queue_items SET {', '.join(f'{c} = ?' for c in _MERGED_COLUMNS)}"
-                        " WHERE id = ?", [row[c] for c in _MERGED_COLUMNS] + [merged.id])
+            cur.execute(f"UPDATE queue_items SET {', '.join(f'{c} = ?' for c in _MERGED_COLUMNS)},"
+                        " published = ?, publish_claim = '', publish_claim_until = 0 WHERE id = ?",
+                        [row[c] for c in _MERGED_COLUMNS] + [False, merged.id])
             cur.execute("UPDATE item_posts SET item_id = ?"
                         " WHERE kind = ? AND post_id = ? AND profile_id = ?", (merged.id, *key))
             return AddResult.MERGED, merged
@@ -192,11 +195,6 @@ class QueueMixin(StoreBase):
             rows = cur.all(f"SELECT * FROM queue_items WHERE {where} ORDER BY {_ORDER}"
                            " LIMIT ? OFFSET ?", params + [limit, offset])
         return [self._item(r) for r in rows]
-
-    def mark_published(self, item_id: str) -> bool:
-        with self._tx(write=True) as cur:
-            return cur.one("UPDATE queue_items SET published = ? WHERE id = ? RETURNING id",
-                           (True, item_id)) is not None
 
     def unpublished_items(self, kind: str, limit: int = 100) -> list[QueueItem]:
         """Oldest detections first, so a publisher drains them in order."""

@@ -116,7 +116,21 @@ _V5 = ["""CREATE TABLE IF NOT EXISTS complaint_alerts (
         employer_id TEXT PRIMARY KEY,
         last_alert_at DOUBLE PRECISION NOT NULL)"""]
 
-MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5}
+# v6: which match process is publishing a lead, candidate or complaint and until when, so that several match
+# processes sharing the store never publish one record twice (store/publication.py).
+_V6 = [f"ALTER TABLE {table} ADD COLUMN {column}" for table in ("queue_items", "complaints")
+       for column in ("publish_claim TEXT NOT NULL DEFAULT ''",
+                      "publish_claim_until DOUBLE PRECISION NOT NULL DEFAULT 0")]
+
+# v7: retention and erasure (store/retention.py). Purges find old rows by the post's time and erasures one
+# author's rows, on every table that holds posts; an erasure's audit row names its subject by a hash only.
+_V7 = ["ALTER TABLE audit_log ADD COLUMN subject TEXT NOT NULL DEFAULT ''",
+       "CREATE INDEX IF NOT EXISTS queue_items_post_created ON queue_items (post_created_at)",
+       "CREATE INDEX IF NOT EXISTS complaints_post_created ON complaints (post_created_at)"] + [
+    f"CREATE INDEX IF NOT EXISTS {table}_post_author ON {table} (post_author, post_network)"
+    for table in ("queue_items", "complaints", "job_posts")]
+
+MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6, 7: _V7}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 

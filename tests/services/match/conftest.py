@@ -18,7 +18,8 @@ def embedder():
     return load_embedder("use-multilingual", 1)
 
 
-def new_app(root: Path, embedder, **settings) -> MatchApplication:
-    """A match application over its own SQLite store and index folder under `root` (not loaded yet)."""
-    config = MatchSettings(database_url=f"sqlite:///{root}/m.db", index_dir=str(root / "index"), **settings)
+def new_app(root: Path, embedder, index: str = "index", **settings) -> MatchApplication:
+    """A match application over the SQLite store under `root` and the index folder `root/index` (not loaded
+    yet). Two of them on one `root` with different `index` are two match processes sharing a store."""
+    config = MatchSettings(database_url=f"sqlite:///{root}/m.db", index_dir=str(root / index), **settings)
     return MatchApplication(config, open_store(config.database_url), embedder, Linguistics(), SubscriptionHub())

@@ -8,21 +8,14 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import pytest
 
 from services.match.store import Store, open_store
+from tools.pgschema import with_search_path
 
 PG_URL = os.environ.get("INTENTFLOW_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 SKIP_PG = os.environ.get("INTENTFLOW_SKIP_PG") == "1"
-
-
-def _with_search_path(url: str, schema: str) -> str:
-    parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "options"]
-    query.append(("options", f"-csearch_path={schema}"))
-    return urlunsplit(parts._replace(query=urlencode(query, quote_via=quote)))
 
 
 def _admin_connection():
@@ -48,7 +41,7 @@ def store_url(request, tmp_path) -> Iterator[str]:
     with _admin_connection() as admin:
         admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
     try:
-        yield _with_search_path(PG_URL, schema)
+        yield with_search_path(PG_URL, schema)
     finally:
         with _admin_connection() as admin:
             admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))

@@ -10,6 +10,7 @@ import pytest
 
 from services.match.store import (
     AddResult,
+    Claim,
     Complaint,
     Employer,
     InvalidTransition,
@@ -560,11 +561,12 @@ def test_a_v1_database_is_migrated_in_place(store_url, open_instance):
     # drop to v1: the tables later versions changed, as the first release made them
     with open_store(store_url) as fresh:
         with fresh._tx(write=True) as cur:
-            for table in ("complaints", "products", "vacancies"):
+            changed = ("complaints", "products", "vacancies", "queue_items", "audit_log")
+            for table in changed:
                 cur.execute(f"DROP TABLE {table}")
             cur.execute("DELETE FROM schema_version WHERE version > 1")
             for stmt in schema.statements(1, fresh._dialect):
-                if any(f"TABLE IF NOT EXISTS {t} " in stmt for t in ("complaints", "products", "vacancies")):
+                if any(f"TABLE IF NOT EXISTS {t} " in stmt for t in changed):
                     cur.execute(stmt)
             cur.execute("INSERT INTO complaints (id, employer_id, post_id, evidence) VALUES (?, ?, ?, ?)",
                         ("old", "e1", "p-old", "[]"))
@@ -579,6 +581,13 @@ def test_a_v1_database_is_migrated_in_place(store_url, open_instance):
     assert product.examples == [] and product.negative_examples == []
     migrated.upsert_product(Product("p-old", "Old", examples=["want one"], negative_examples=["selling"]))
     assert migrated.get_product("p-old").examples == ["want one"]
+    # v6: publication claims, on complaints and queue items alike
+    assert migrated.claim_complaint_publication("old", "A", 40, NOW) is Claim.MINE
+    (item,) = add(migrated, make_item("p-new"))
+    assert migrated.claim_item_publication(item.id, "A", 40, NOW) is Claim.MINE
+    # v7: an erasure's audit row names its subject by a hash
+    migrated.record_audit("", "cli", "Erase", 1, NOW, subject="ab12")
+    assert migrated.audit_entries(method="Erase")[0].subject == "ab12"
 
 
 def test_replicas_can_create_the_schema_at_the_same_time(store_url):
