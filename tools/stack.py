@@ -20,6 +20,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from intentflow import auth, topology
+from intentflow.settings import ClientSettings, KafkaSettings, from_env
 from tools.broker import EmbeddedBroker, die_with_parent, free_port
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,21 @@ def wait_serving(address: str, timeout_s: float, process: subprocess.Popen | Non
     raise TimeoutError(f"{address} not SERVING after {timeout_s:.0f}s")
 
 
+def shared_store(database_url: str) -> bool:
+    """Whether several match processes can share the store at `database_url`: PostgreSQL can, SQLite (one
+    file on one host, one writer at a time) cannot."""
+    return database_url.startswith(("postgresql://", "postgres://"))
+
+
+def require_shared_store(match_replicas: int, database_url: str) -> None:
+    """Match processes in one consumer group share the queues, job posts and publication claims through the
+    store, so more than one needs PostgreSQL."""
+    if match_replicas > 1 and not shared_store(database_url):
+        raise ValueError(f"{match_replicas} match processes need a shared PostgreSQL store: set "
+                         f"INTENTFLOW_DATABASE_URL=postgresql://... (it is {database_url!r}), or run one match process "
+                         "(INTENTFLOW_MATCH_REPLICAS=1)")
+
+
 @dataclass
 class LocalStack:
     workdir: Path
@@ -52,6 +68,7 @@ class LocalStack:
     fixed_ports: bool = False
     host: str = "127.0.0.1"
     classify_replicas: int = 1
+    match_replicas: int = 1     # more than one needs INTENTFLOW_DATABASE_URL=postgresql://...
     embedded_kafka_port: int = 0  # 0 = any free port
     broker: EmbeddedBroker | None = None
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
@@ -76,11 +93,17 @@ class LocalStack:
                 self.ports[service] = (spec.grpc_port, spec.metrics_port)
             else:
                 self.ports[service] = (free_port(self.host), free_port(self.host))
-        # Extra classify processes join the same consumer group: classification scales by partitions.
-        for n in range(2, self.classify_replicas + 1):
-            self.ports[f"classify-{n}"] = (free_port(self.host), free_port(self.host))
+        # Extra classify and match processes join their service's consumer group: each scales by partitions.
+        for module, count in ((topology.CLASSIFY, self.classify_replicas), (topology.MATCH, self.match_replicas)):
+            for n in range(2, count + 1):
+                self.ports[f"{module}-{n}"] = (free_port(self.host), free_port(self.host))
         self.base_env.setdefault("INTENTFLOW_DATABASE_URL", f"sqlite:///{(self.workdir / 'intentflow.db').resolve()}")
         self.base_env.setdefault("INTENTFLOW_INDEX_DIR", str((self.workdir / "index").resolve()))
+        require_shared_store(self.match_replicas, self.base_env["INTENTFLOW_DATABASE_URL"])
+
+    def replicas(self, module: str) -> list[str]:
+        """The processes of one service: e.g. ["match", "match-2"]."""
+        return [name for name in self.ports if name.split("-")[0] == module]
 
     def address(self, service: str) -> str:
         return f"{self.host}:{self.ports[service][0]}"
@@ -97,12 +120,25 @@ class LocalStack:
         """A client channel to `service`, TLS when the stack is, carrying `token` when given."""
         return auth.channel(self.address(service), self.tls_ca, token)
 
+    @property
+    def client_token(self) -> str:
+        """The token a client of this stack sends, found as the CLI finds it (INTENTFLOW_TOKEN, else
+        INTENTFLOW_TOKEN_FILE); empty when none is configured, which a stack with auth off needs."""
+        settings = from_env(ClientSettings, self.base_env)
+        return auth.read_token(settings.token, settings.token_file)
+
     def metrics_url(self, service: str) -> str:
         return f"http://{self.host}:{self.ports[service][1]}/metrics"
 
     @property
     def bootstrap_servers(self) -> str:
         return self.base_env["KAFKA_BOOTSTRAP_SERVERS"]
+
+    @property
+    def kafka(self) -> KafkaSettings:
+        """The broker as the services see it (security settings and topic names included), for clients of the
+        stack's topics."""
+        return from_env(KafkaSettings, self.base_env)
 
     def start(self, timeout_s: float = 240) -> LocalStack:
         if not self.base_env.get("KAFKA_BOOTSTRAP_SERVERS"):
@@ -121,6 +157,8 @@ class LocalStack:
         spec = topology.SERVICE_SPECS[module]
         env = {**self.base_env, spec.grpc_env: str(self.ports[service][0]),
                spec.metrics_env: str(self.ports[service][1])}
+        if service != module:  # a replica keeps its own candidate index beside the first process's
+            env["INTENTFLOW_INDEX_DIR"] = str(Path(self.base_env["INTENTFLOW_INDEX_DIR"]) / service)
         out = open(self.workdir / "logs" / f"{service}.log", "ab")
         process = subprocess.Popen([sys.executable, "-m", f"services.{module}"], env=env, stdout=out,
                                    stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent())

@@ -11,12 +11,12 @@ import textwrap
 from pathlib import Path
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2
 
 from intentflow.kafka_io import make_consumer
 from intentflow.settings import KafkaSettings, from_env
 from intentflow.v1 import ingest_pb2, ingest_pb2_grpc, post_pb2
-from tests.integration.helpers import eventually, unique
+from tests.integration.helpers import eventually, health_status, unique
 from tools.broker import EmbeddedBroker
 from tools.stack import LocalStack, wait_serving
 
@@ -102,14 +102,6 @@ def test_children_die_when_the_runner_is_sigkilled(tmp_path):
         runner.wait()
 
 
-def _health(address: str) -> int:
-    with grpc.insecure_channel(address) as channel:
-        try:
-            return health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5).status
-        except grpc.RpcError:
-            return -1
-
-
 def _submit(address: str, post_id: str):
     with grpc.insecure_channel(address) as channel:
         return ingest_pb2_grpc.IngestServiceStub(channel).SubmitPosts(ingest_pb2.SubmitPostsRequest(posts=[
@@ -127,7 +119,7 @@ def test_not_serving_while_the_broker_is_down_then_producers_are_recreated(tmp_p
         assert _submit(address, unique("before")).verdicts[0].verdict == ingest_pb2.VERDICT_ACCEPTED
 
         stack.broker.stop()
-        eventually(lambda: _health(address) == health_pb2.HealthCheckResponse.NOT_SERVING, timeout_s=60)
+        eventually(lambda: health_status(address) == health_pb2.HealthCheckResponse.NOT_SERVING, timeout_s=60)
         try:
             _submit(address, unique("down"))
             raise AssertionError("SubmitPosts succeeded without a broker")

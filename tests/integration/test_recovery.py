@@ -3,21 +3,18 @@ from __future__ import annotations
 
 import json
 import signal
-import time
 from pathlib import Path
 
-from kafka.structs import TopicPartition
-
-from intentflow.kafka_io import consumer_lag, make_consumer
+from intentflow.kafka_io import consumer_lag
 from intentflow.v1 import match_pb2, profiles_pb2, signals_pb2
 from intentflow.wire import decode
-from tests.integration.helpers import all_leads, eventually, produce_json, unique
+from tests.integration.helpers import all_leads, end_offsets, eventually, produce_json, read_from, unique
 from tools.cli.stack import DEMO_POSTS, push_file, wait_drained
 from tools.stack import wait_serving
 
 
 def test_killing_classify_mid_stream_still_yields_every_lead_exactly_once(stack, kafka, match):
-    start = _end_offsets(kafka, kafka.topic_leads)
+    start = end_offsets(kafka, kafka.topic_leads)
     pushed = push_file(DEMO_POSTS, kafka)
     eventually(lambda: 0 < consumer_lag(kafka, "intentflow-classify", kafka.topic_clean) < pushed - 5,
                timeout_s=120, interval_s=0.05)
@@ -27,7 +24,7 @@ def test_killing_classify_mid_stream_still_yields_every_lead_exactly_once(stack,
     wait_drained(kafka, timeout_s=300)
     demo_ids = {row.get("id") for row in map(_json_or_empty, DEMO_POSTS.read_text().splitlines())}
     # Only the demo's leads: posts of earlier tests may still be finishing while this one runs.
-    published = [decode(r.value, signals_pb2.Lead()) for r in _read_from(kafka, kafka.topic_leads, start)]
+    published = [decode(r.value, signals_pb2.Lead()) for r in read_from(kafka, start)]
     on_topic = [lead.lead_id for lead in published if lead.post.id in demo_ids]
     in_store = [lead.lead_id for lead in all_leads(match) if lead.post.id in demo_ids]
     assert in_store, "the demo produced no leads"
@@ -69,26 +66,3 @@ def test_sigterm_stops_cleanly_and_the_candidate_index_persists(stack, match):
     log = (Path(stack.workdir) / "logs" / "match.log").read_text()
     assert log.count('"candidate index ready"') == 2 and '"source": "disk"' in log.split('"candidate index ready"')[-1]
     assert [h.candidate.post.id for h in match.SearchCandidates(query).hits] == before
-
-
-def _end_offsets(kafka, topic) -> dict:
-    consumer = make_consumer(kafka, None)
-    tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
-    ends = consumer.end_offsets(tps)
-    consumer.close()
-    return ends
-
-
-def _read_from(kafka, topic, start: dict, idle_s: float = 3.0) -> list:
-    consumer = make_consumer(kafka, None)
-    consumer.assign(list(start))
-    for tp, offset in start.items():
-        consumer.seek(tp, offset)
-    records, quiet_since = [], time.monotonic()
-    while time.monotonic() - quiet_since < idle_s:
-        polled = consumer.poll(timeout_ms=300)
-        for batch in polled.values():
-            records += batch
-            quiet_since = time.monotonic()
-    consumer.close()
-    return records

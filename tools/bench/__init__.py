@@ -13,19 +13,21 @@ Parts, in the order they run (each one's module says what exactly it measures):
   4. api.py       PullLeads / SearchCandidates with 4 concurrent clients
   6. peak RSS of every service (VmHWM) at the end
 A part that fails is reported with its error and the others still run; the exit code is then 1.
+
+`intentflow bench --scale-out` runs none of these but scale_out.py: the stream through 1 classify + 1 match
+process and through 2 + 2 (PostgreSQL store, 4 partitions), with the speed-up; results in bench/results/scale_out.*.
 """
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import time
 import traceback
 from dataclasses import dataclass
 
 from intentflow.embedding import load_embedder
-from intentflow.settings import KafkaSettings, from_env
-from tools.bench import api, corpus, encoder, firststage, pipeline, report, scale, stages
+from intentflow.settings import KafkaSettings, MatchSettings, from_env
+from tools.bench import api, corpus, encoder, firststage, pipeline, report, scale, scale_out, stages
 from tools.bench.progress import Progress
 
 DEFAULT_POSTS, QUICK_POSTS = 20_000, 2_000
@@ -95,14 +97,11 @@ class Runner:
 
 def main(args) -> int:
     config = BenchConfig.from_args(args)
+    if getattr(args, "scale_out", False):
+        return _scale_out(config, args)
     progress = Progress()
     runner = Runner(progress)
-    results = {"mode": "quick" if config.quick else "full", "posts": config.posts,
-               "command": "intentflow bench" + (" --quick" if config.quick else "")
-               + (f" --posts {args.posts}" if getattr(args, "posts", 0) else "")
-               + (" --corpus written" if config.stream == "written" else f" --prevalence {config.prevalence}"),
-               "stream": config.describe_stream(),
-               "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": report.machine()}
+    results = _header(config, args)
     progress.say(f"{results['mode']} run: {config.posts} posts end to end, machine {results['machine']}")
 
     generator = config.generator()
@@ -135,11 +134,45 @@ def main(args) -> int:
     results["errors"] = runner.errors
     results["part_seconds"] = progress.durations
     results["duration_s"] = round(progress.elapsed(), 1)
-    path = report.write(results, args.out)
+    path = report.write(results, args.out or report.LATEST)
     print(report.markdown(results))
     progress.say(f"wrote {path} and {path.with_suffix('.md')} in {results['duration_s']:.0f}s"
                  + (f"; FAILED parts: {', '.join(runner.errors)}" if runner.errors else ""))
     return 1 if runner.errors else 0
+
+
+def _header(config: BenchConfig, args) -> dict:
+    """What every results file starts with: the run's mode, command, stream and machine."""
+    return {"mode": "quick" if config.quick else "full", "posts": config.posts,
+            "command": "intentflow bench" + (" --scale-out" if getattr(args, "scale_out", False) else "")
+            + (" --quick" if config.quick else "") + (f" --posts {args.posts}" if getattr(args, "posts", 0) else "")
+            + (" --corpus written" if config.stream == "written" else f" --prevalence {config.prevalence}"),
+            "stream": config.describe_stream(),
+            "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": report.machine()}
+
+
+def _scale_out(config: BenchConfig, args) -> int:
+    """`--scale-out`: the same stream through 1 classify + 1 match and 2 + 2 processes (scale_out.py)."""
+    progress = Progress()
+    results = _header(config, args)
+    progress.say(f"scale-out {results['mode']} run: {config.posts} posts per layout, machine {results['machine']}")
+    generator = config.generator()
+    warmup, posts = generator.take(config.warmup_posts), generator.take(config.posts)
+    results["corpus"] = corpus.describe(posts)
+    errors = {}
+    try:
+        results.update(scale_out.run(posts, warmup, from_env(MatchSettings).database_url, progress,
+                                     timeout_s=300 if config.quick else 900))
+    except Exception as exc:
+        errors["scale out"] = f"{type(exc).__name__}: {exc}"
+        traceback.print_exc(file=sys.stderr)
+    results["errors"] = errors
+    results["duration_s"] = round(progress.elapsed(), 1)
+    path = report.write(results, args.out or report.SCALE_OUT, report.scale_out_markdown)
+    print(report.scale_out_markdown(results))
+    progress.say(f"wrote {path} and {path.with_suffix('.md')} in {results['duration_s']:.0f}s"
+                 + (f"; FAILED: {errors['scale out']}" if errors else ""))
+    return 1 if errors else 0
 
 
 def _encoder_part(runner: Runner, config: BenchConfig, sample: list[corpus.BenchPost]):
@@ -185,7 +218,7 @@ def _stack_parts(runner: Runner, config: BenchConfig, generator: corpus.CorpusGe
                  posts: list[corpus.BenchPost], progress: Progress) -> dict:
     stack = pipeline.start_stack(progress)
     out: dict = {}
-    try:
+    with pipeline.stopping(stack, progress) as out["service_exit"]:
         posts = _fit_budget(out, stack, config, generator, posts, progress)
         out["throughput"], before, after = pipeline.throughput(stack, posts, progress, _remaining(config, progress))
         out["throughput"].update(out.pop("budget"), corpus=corpus.describe(posts))
@@ -208,13 +241,6 @@ def _stack_parts(runner: Runner, config: BenchConfig, generator: corpus.CorpusGe
         stage_part["kafka_hop"] = runner.attempt("kafka hop", stages.kafka_hop, pipeline.kafka_of(stack), payloads,
                                                  progress)
         out["peak_rss_mb"] = pipeline.peak_rss(stack)
-    finally:
-        codes = stack.stop()
-        out["service_exit"] = codes
-    if all(code in (0, None) for code in codes.values()) and "end to end" not in runner.errors:
-        shutil.rmtree(stack.workdir, ignore_errors=True)
-    else:
-        progress.say(f"kept {stack.workdir} (logs) for inspection")
     return out
 
 

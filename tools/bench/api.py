@@ -26,17 +26,21 @@ LEASE_S = 1
 Call = Callable[[match_pb2_grpc.MatchServiceStub, int, int], int]
 
 
-def concurrent_calls(address: str, call: Call, clients: int, calls: int) -> dict:
-    """`clients` threads, each `calls` back-to-back calls; call returns how many items came back."""
+def concurrent_calls(connect: Callable[[], grpc.Channel], call: Call, clients: int, calls: int) -> dict:
+    """`clients` threads, each on its own channel from `connect` and making `calls` back-to-back calls; call
+    returns how many items came back."""
     latencies: list[list[float]] = [[] for _ in range(clients)]
     items = [0] * clients
     errors: list[str] = []
     barrier = threading.Barrier(clients)
 
     def client(n: int) -> None:
-        with grpc.insecure_channel(address) as channel:
+        with connect() as channel:
             stub = match_pb2_grpc.MatchServiceStub(channel)
-            call(stub, n, -1)  # connect and warm up outside the measurement
+            try:
+                call(stub, n, -1)  # connect and warm up outside the measurement
+            except grpc.RpcError as exc:  # counted; the client still meets the others at the barrier
+                errors.append(f"{exc.code().name}: {exc.details()}")
             barrier.wait()
             for i in range(calls):
                 started = time.perf_counter()
@@ -70,11 +74,17 @@ def search_queries(catalog_path: str, texts: list[str]) -> list[match_pb2.Search
 
 
 def run(stack: LocalStack, search_texts: list[str], catalog_path: str, calls: int, progress: Progress) -> dict:
-    address = stack.address("match")
+    # With auth on (INTENTFLOW_TOKENS_FILE in the services' environment) the clients send the configured token,
+    # whose id is then every lease's owner, and the token's rate limit (INTENTFLOW_RATE_PER_S) applies.
+    token = stack.client_token
+
+    def connect() -> grpc.Channel:
+        return stack.channel("match", token)
 
     def pull(stub, client: int, _i: int) -> int:
         return len(stub.PullLeads(match_pb2.PullLeadsRequest(
-            owner=f"bench-rep-{client}", limit=10, lease_seconds=LEASE_S, include_unmatched=True), timeout=30).leads)
+            owner="" if token else f"bench-rep-{client}", limit=10, lease_seconds=LEASE_S, include_unmatched=True),
+            timeout=30).leads)
 
     requests = search_queries(catalog_path, search_texts)
 
@@ -83,7 +93,7 @@ def run(stack: LocalStack, search_texts: list[str], catalog_path: str, calls: in
 
     results = {}
     for name, call in (("PullLeads", pull), ("SearchCandidates", search)):
-        results[name] = concurrent_calls(address, call, CLIENTS, calls)
+        results[name] = concurrent_calls(connect, call, CLIENTS, calls)
         progress.say(f"  {name}: p50 {results[name]['p50_ms']} ms, p99 {results[name]['p99_ms']} ms, "
                      f"{results[name]['calls_per_s']} calls/s, {results[name]['mean_items']} items per call")
     return results

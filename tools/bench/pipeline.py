@@ -11,20 +11,24 @@ lead or HR signal became available (it is published after the store write, so it
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
 
-from intentflow.kafka_io import make_producer
+from intentflow import topology
+from intentflow.kafka_io import make_consumer, make_producer
 from intentflow.settings import KafkaSettings, StackSettings, from_env
 from intentflow.v1 import match_pb2, match_pb2_grpc
 from intentflow.wire import post_key
 from tools.bench.corpus import BenchPost
-from tools.bench.probes import ProcStatus, Samples, delta, machine_busy_s, proc_status, scrape, total
+from tools.bench.probes import ProcStatus, Samples, consumed, delta, machine_busy_s, proc_status, scrape, total
 from tools.bench.progress import Progress
 from tools.bench.stats import latency_summary, rate
 from tools.cli.stack import stage_lags
@@ -36,26 +40,83 @@ CLASSIFIER = ROOT / "models" / "classifier.npz"
 LAG_POLL_S = 0.5
 
 
-def start_stack(progress: Progress, timeout_s: float = 300) -> LocalStack:
-    """A fresh stack in a temp dir: empty store and index, the shipped profile catalog, the trained model."""
+def start_stack(progress: Progress, timeout_s: float = 300, classify_replicas: int = 0, match_replicas: int = 1,
+                env: dict[str, str] | None = None) -> LocalStack:
+    """A fresh stack in a temp dir: empty store and index, the shipped profile catalog, the trained model;
+    `classify_replicas` 0 = as configured (INTENTFLOW_CLASSIFY_REPLICAS); `env` adds to the services'."""
     classifier = Path(os.environ.get("INTENTFLOW_CLASSIFIER", CLASSIFIER))
     if not classifier.exists():
         raise FileNotFoundError(f"classifier model {classifier} not found: run `make model` first")
     workdir = Path(tempfile.mkdtemp(prefix="intentflow-bench-"))
     stack = LocalStack(workdir, env={"INTENTFLOW_PROFILES_FILE": str(PROFILES),
-                                     "INTENTFLOW_CLASSIFIER": str(classifier.resolve())},
-                       classify_replicas=from_env(StackSettings).classify_replicas)
+                                     "INTENTFLOW_CLASSIFIER": str(classifier.resolve()), **(env or {})},
+                       classify_replicas=classify_replicas or from_env(StackSettings).classify_replicas,
+                       match_replicas=match_replicas)
     progress.say(f"stack: starting broker and services in {workdir}")
     try:
         stack.start(timeout_s)
+        wait_settled(stack, timeout_s)
     except BaseException:
         stack.stop()
         raise
     return stack
 
 
+def held_partitions(stack: LocalStack, service: str) -> list[int]:
+    """Partitions of its input topic each process of `service` consumes now (their own gauge)."""
+    return [int(total(scrape(stack.metrics_url(p)), "intentflow_assigned_partitions")) for p in stack.replicas(service)]
+
+
+def input_partitions(stack: LocalStack) -> dict[str, int]:
+    """Partitions of each service's input topic, as the broker has them."""
+    kafka = stack.kafka
+    consumer = make_consumer(kafka, None)
+    try:
+        return {service: len(consumer.partitions_for_topic(kafka.name(topology.SERVICE_SPECS[service].consumes))
+                             or ()) for service in SERVICES}
+    finally:
+        consumer.close()
+
+
+def settled(stack: LocalStack, partitions: dict[str, int]) -> bool:
+    """Whether each service's consumer group has spread the `partitions` of its topic over its processes, so a
+    timed run does not start amid a rebalance: every partition held, and no process idle unless there are more
+    processes than partitions."""
+    for service, count in partitions.items():
+        held = held_partitions(stack, service)
+        if sum(held) != count or not (all(held) or len(held) > count):
+            return False
+    return True
+
+
+def wait_settled(stack: LocalStack, timeout_s: float) -> None:
+    partitions = input_partitions(stack)
+    deadline = time.monotonic() + timeout_s
+    while not settled(stack, partitions):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"consumer groups did not spread the partitions {partitions} within {timeout_s:.0f}s")
+        time.sleep(LAG_POLL_S)
+
+
+@contextmanager
+def stopping(stack: LocalStack, progress: Progress) -> Iterator[dict[str, int | None]]:
+    """Stop the stack when the block ends; the yielded dict then holds each service's exit code. The stack's
+    temp dir is removed, unless the block raised or a service exited badly: then its logs stay."""
+    codes: dict[str, int | None] = {}
+    failed = True
+    try:
+        yield codes
+        failed = False
+    finally:
+        codes.update(stack.stop())
+        if failed or any(code not in (0, None) for code in codes.values()):
+            progress.say(f"kept {stack.workdir} (logs) for inspection")
+        else:
+            shutil.rmtree(stack.workdir, ignore_errors=True)
+
+
 def kafka_of(stack: LocalStack) -> KafkaSettings:
-    return from_env(KafkaSettings, {"KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap_servers})
+    return stack.kafka
 
 
 def processes(stack: LocalStack) -> dict[str, int]:
@@ -71,13 +132,13 @@ def processes(stack: LocalStack) -> dict[str, int]:
 class Snapshot:
     """Metrics and CPU times of the stack at one moment; two of them bracket a run."""
     at: float
-    metrics: dict[str, Samples]
+    metrics: dict[str, Samples]  # per process: "classify", "classify-2", ...
     procs: dict[str, ProcStatus]
     busy_s: float               # CPU time of the whole machine (other jobs included)
 
     @classmethod
     def take(cls, stack: LocalStack) -> Snapshot:
-        return cls(time.perf_counter(), {s: scrape(stack.metrics_url(s)) for s in SERVICES},
+        return cls(time.perf_counter(), {s: scrape(stack.metrics_url(s)) for s in stack.ports},
                    {name: proc_status(pid) for name, pid in processes(stack).items()}, machine_busy_s())
 
 
@@ -125,11 +186,15 @@ def throughput(stack: LocalStack, posts: list[BenchPost], progress: Progress,
     seconds = finished - started
     done = len(posts)
     if timed_out:  # report the rate of what got through rather than nothing
-        handled = delta(before.metrics["match"], after.metrics["match"])
-        done = int(sum(total(handled, "intentflow_records_total", outcome=o) for o in ("signal", "no_signal")))
+        done = sum(handled(before, after, name) for name in stack.replicas("match"))
     return {"posts": len(posts), "completed": done, "timed_out": timed_out,
             "produce_s": round(produced - started, 2), "seconds": round(seconds, 2),
             "posts_per_s": rate(done, seconds), "lag_poll_s": LAG_POLL_S}, before, after
+
+
+def handled(before: Snapshot, after: Snapshot, process: str) -> int:
+    """Records one process consumed between the snapshots."""
+    return consumed(delta(before.metrics[process], after.metrics[process]))
 
 
 @dataclass
@@ -165,7 +230,7 @@ def latency(stack: LocalStack, posts: list[BenchPost], posts_per_s: float, progr
     producer = make_producer(kafka)
     producer.partitions_for(kafka.topic_raw)
     arrivals = Arrivals()
-    channel = grpc.insecure_channel(stack.address("match"))
+    channel = stack.channel("match", stack.client_token)
     stream = match_pb2_grpc.MatchServiceStub(channel).Subscribe(match_pb2.SubscribeRequest())
 
     def read() -> None:

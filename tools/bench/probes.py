@@ -11,6 +11,8 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 # A scrape: (sample name, sorted label pairs) -> value.
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+# Outcomes of intentflow_records_total that are not a consumed record.
+NOT_RECORDS = {"subscriber_dropped"}
 
 
 def scrape(url: str, timeout_s: float = 5.0) -> Samples:
@@ -36,6 +38,12 @@ def total(samples: Samples, name: str, **labels: str) -> float:
     """Sum of the samples called `name` whose labels include `labels`."""
     wanted = set(labels.items())
     return sum(v for (n, lbls), v in samples.items() if n == name and wanted <= set(lbls))
+
+
+def consumed(samples: Samples) -> int:
+    """Records a process consumed, whatever it decided about them (intentflow_records_total but NOT_RECORDS)."""
+    return int(sum(v for (name, labels), v in samples.items()
+                   if name == "intentflow_records_total" and dict(labels).get("outcome") not in NOT_RECORDS))
 
 
 def label_values(samples: Samples, name: str, label: str, **labels: str) -> list[str]:

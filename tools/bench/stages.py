@@ -26,13 +26,10 @@ from intentflow.embedding import Embedder
 from intentflow.kafka_io import OutMessage, ensure_topics, make_consumer, make_producer
 from intentflow.settings import KafkaSettings
 from tools.bench.pipeline import PROFILES, Snapshot
-from tools.bench.probes import delta, label_values, total
+from tools.bench.probes import NOT_RECORDS, delta, label_values, total
 from tools.bench.progress import Progress
 from tools.bench.stats import chunks, per_item_us, rate
 from tools.stack import SERVICES
-
-# Outcomes of intentflow_records_total that are not a consumed record.
-NOT_RECORDS = {"subscriber_dropped"}
 
 
 def service_view(before: Snapshot, after: Snapshot, posts: int, cores: int) -> dict:
