@@ -81,6 +81,17 @@ class LocalStack:
     _restart_at: dict[str, float] = field(default_factory=dict)
     _stopped: set[str] = field(default_factory=set)  # stopped on purpose: not restarted
 
+    def _unused_port_pair(self) -> tuple[int, int]:
+        """Two free ports no other process of this stack has: the OS may hand out a port it just gave back."""
+        taken = {port for pair in self.ports.values() for port in pair}
+        pair: list[int] = []
+        while len(pair) < 2:
+            port = free_port(self.host)
+            if port not in taken:
+                taken.add(port)
+                pair.append(port)
+        return pair[0], pair[1]
+
     def __post_init__(self):
         self.workdir = Path(self.workdir)
         (self.workdir / "logs").mkdir(parents=True, exist_ok=True)
@@ -92,11 +103,11 @@ class LocalStack:
             elif self.fixed_ports:
                 self.ports[service] = (spec.grpc_port, spec.metrics_port)
             else:
-                self.ports[service] = (free_port(self.host), free_port(self.host))
+                self.ports[service] = self._unused_port_pair()
         # Extra classify and match processes join their service's consumer group: each scales by partitions.
         for module, count in ((topology.CLASSIFY, self.classify_replicas), (topology.MATCH, self.match_replicas)):
             for n in range(2, count + 1):
-                self.ports[f"{module}-{n}"] = (free_port(self.host), free_port(self.host))
+                self.ports[f"{module}-{n}"] = self._unused_port_pair()
         self.base_env.setdefault("INTENTFLOW_DATABASE_URL", f"sqlite:///{(self.workdir / 'intentflow.db').resolve()}")
         self.base_env.setdefault("INTENTFLOW_INDEX_DIR", str((self.workdir / "index").resolve()))
         require_shared_store(self.match_replicas, self.base_env["INTENTFLOW_DATABASE_URL"])
