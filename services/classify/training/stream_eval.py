@@ -150,9 +150,10 @@ def _streams(chatter, pool, langs, labels, prevalence: int, rng: random.Random) 
     for source, rows in sorted(by_source.items()):
         lang = max(("ru", "uk", "en"), key=lambda code: sum(langs[i] == code for i in rows))
         stream = Stream(source, lang, list(rows))
+        own_group = chatter[rows[0]][2]
         for k in range(len(SIGNALS)):
             candidates = [offset + j for j, (_, _, group) in enumerate(pool)
-                          if labels[offset + j, k] and langs[offset + j] == lang and group != chatter[rows[0]][2]]
+                          if labels[offset + j, k] and langs[offset + j] == lang and group != own_group]
             wanted = max(1, math.ceil(len(rows) / prevalence))
             picked = rng.sample(candidates, min(wanted, len(candidates)))
             stream.injected += [i for i in picked if i not in stream.injected]
