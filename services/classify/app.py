@@ -94,10 +94,14 @@ class ClassifyHandler:
             if verdict.positive:
                 SIGNALS.labels(SERVICE, verdict.signal).inc()
         post.lang = result.lang
-        return post_pb2.ClassifiedPost(
+        message = post_pb2.ClassifiedPost(
             post=post, classifications=to_classifications(result), embedding=result.embedding.tolist(),
             embedding_model=self.classifier.embedder.name, classifier_version=self.classifier.model.version,
             tokens=to_tokens(result.tokens))
+        if result.second_view is not None:
+            message.second_embedding.extend(result.second_view.tolist())
+            message.second_embedding_model = self.classifier.second_encoder.name
+        return message
 
 
 class ClassifyServicer(classify_pb2_grpc.ClassifyServiceServicer):

@@ -103,11 +103,11 @@ def _check_profile(profile: Product | Vacancy | Employer) -> None:
 
 
 def _reranker(settings: MatchSettings):
-    """The e5 reranker (rerank.py) unless MATCH_RERANKER is off."""
+    """The e5 reranker (intentflow/e5.py) unless MATCH_RERANKER is off."""
     if not getattr(settings, "reranker", True):
         return None
-    from services.match.matching.rerank import load_reranker
-    return load_reranker(settings.model.encoder_threads)
+    from intentflow.e5 import load_e5
+    return load_e5(settings.model.encoder_threads)
 
 
 class MatchApplication:

@@ -82,7 +82,9 @@ class MatchEngine:
         doc = post_doc(app.linguistics, message)  # once for both profile kinds, from classify's lemmas if sent
         query = None
         if PURCHASE_INTENT in positive or JOB_SEEKING in positive:   # the reranker's view of the post, once
-            query = app.products.query_vector(post.text, embedding)
+            query = self._second_embedding(message)
+            if query is None:
+                query = app.products.query_vector(post.text, embedding)
         outputs: list[Output] = []
         if PURCHASE_INTENT in positive:
             matches = app.products.match(embedding, post.text, post.lang, doc=doc, rerank_vector=query)
@@ -101,6 +103,13 @@ class MatchEngine:
         if message.embedding and message.embedding_model == self.app.embedder.name:
             return np.asarray(message.embedding, dtype=np.float32)
         return self.app.embedder.encode([message.post.text])[0]
+
+    def _second_embedding(self, message: post_pb2.ClassifiedPost) -> np.ndarray | None:
+        # Classify's stream gate already embedded flagged posts with e5; reuse it when it is our re-ranker's.
+        reranker = self.app.products.reranker
+        if reranker is not None and message.second_embedding and message.second_embedding_model == reranker.name:
+            return np.asarray(message.second_embedding, dtype=np.float32)
+        return None
 
     def _enqueue(self, kind: str, post: PostRef, verdict: post_pb2.Classification, matches: list[Match],
                  now: float) -> list[Output]:

@@ -2,7 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+
+# Before grpc is imported: the local stack restarts crashed services by fork+exec with a preexec_fn, and
+# gRPC's fork handlers would make such a child abort (SIGABRT) before its exec.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 
 import grpc
 
@@ -149,6 +154,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--prevalence", type=int, default=200, help="one injected positive per N posts, per signal")
     p.add_argument("--json", help="also write the figures to this file")
     p.add_argument("--queue-dump", help="write every queue item (gated) as JSON lines here, to read them")
+    p.add_argument("--no-second-view", action="store_true",
+                   help="gates without the e5 second view (the previous design), to compare")
     p.set_defaults(func=evaluation.eval_stream)
     p = ev.add_parser("prefilter", help="pass rate and recall of the cheap first stage")
     p.add_argument("--data", help="labelled JSONL scored with the trained first stage")

@@ -31,6 +31,7 @@ def eval_stream(args) -> int:
     import glob
     import json
 
+    from intentflow.e5 import load_e5
     from services.classify.training.gate import real_paths
     from services.classify.training.stream_eval import evaluate_stream
     from services.classify.training.train import default_paths
@@ -39,9 +40,10 @@ def eval_stream(args) -> int:
     positives = args.positives or sorted(glob.glob("data/classify/dev_*.jsonl")
                                          + glob.glob("data/real/signals/*.jsonl"))
     classifier = load_classifier(dataclasses.replace(settings, stream_gate=False))
+    second_encoder = None if args.no_second_view else load_e5(settings.encoder_threads)
     with open(args.queue_dump, "w", encoding="utf-8") if args.queue_dump else nullcontext() as dump:
         report = evaluate_stream(classifier, default_paths(), real_paths(), chatter, positives, args.prevalence,
-                                 queue_dump=dump)
+                                 queue_dump=dump, second_encoder=second_encoder)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(report, fh, indent=1)

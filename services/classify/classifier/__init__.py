@@ -1,6 +1,7 @@
 """Signal classifier: spaCy lemma rules + sentence embeddings, two learned stages, and a stream gate."""
 from __future__ import annotations
 
+from intentflow.e5 import load_e5
 from intentflow.embedding import Embedder, load_embedder
 from intentflow.nlp.linguistics import Linguistics
 from intentflow.settings import ModelSettings
@@ -20,11 +21,13 @@ def load_classifier(settings: ModelSettings, embedder: Embedder | None = None) -
     thresholds = {PURCHASE_INTENT: settings.threshold_purchase, JOB_SEEKING: settings.threshold_job,
                   EMPLOYER_COMPLAINT: settings.threshold_complaint}
     model = TrainedModel.load(settings.classifier_path)
-    gate = None
+    gate, second_encoder = None, None
     if settings.stream_gate:
         gate = StreamGate.load(settings.gate_path).with_operating_points(
             parse_operating_points(settings.operating_points))
-    return SignalClassifier(build_features(settings, embedder), model, thresholds, gate)
+        if gate.second_view_weight:
+            second_encoder = load_e5(settings.encoder_threads)
+    return SignalClassifier(build_features(settings, embedder), model, thresholds, gate, second_encoder)
 
 
 __all__ = [

@@ -11,7 +11,7 @@ parent asks for and read a reply such as "+1, тоже ищу" in that light.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
@@ -60,6 +60,7 @@ class Features:
     parent_rows: np.ndarray        # indexes of the rows that have a parent
     parent: Features | None      # the parents of parent_rows, featurised as posts of their own
     tokens: list[TokenArrays] | None = None  # the texts' tokens and lemmas, passed on to match (not features)
+    texts: list[str] = field(default_factory=list)  # the posts' texts, for the stream gate's second view
 
     def __len__(self) -> int:
         return len(self.langs)
@@ -90,7 +91,8 @@ def stack_features(parts: list[Features]) -> Features:
         lemmas=[w for p in parts for w in p.lemmas],
         parent_rows=np.concatenate([p.parent_rows + off for p, off in zip(parts, offsets)]).astype(np.int64),
         parent=stack_features(parents) if parents else None,
-        tokens=[t for p in parts for t in p.tokens] if all(p.tokens is not None for p in parts) else None)
+        tokens=[t for p in parts for t in p.tokens] if all(p.tokens is not None for p in parts) else None,
+        texts=[t for p in parts for t in p.texts])
 
 
 class FeatureBuilder:
@@ -150,7 +152,7 @@ class FeatureBuilder:
                             PARENT_WEIGHT * _WORDS.transform(parent_lemmas)], format="csr", dtype=np.float32)
         return Features(embeddings.astype(np.float32), parent_embeddings, rules, parent_rules, shape, sparse,
                         list(langs), hits, lemmas, parent_rows, parent,
-                        [token_arrays(doc, lang) for doc, lang in zip(docs, rule_langs)] if tokens else None)
+                        [token_arrays(doc, lang) for doc, lang in zip(docs, rule_langs)] if tokens else None, texts)
 
 
 def _shape(text: str) -> list[float]:

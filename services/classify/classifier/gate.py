@@ -9,6 +9,12 @@ negatives (data/real/, see data/README.md). A post is a signal only when both ag
 verdict and the gate's probability at the operating point of the signal and the post's language. The
 operating points are chosen at training for a stream where signals are rare (services/classify/training/
 gate.py) and can be overridden per deployment (`CLASSIFY_OPERATING_POINTS`).
+
+Second view: the gate is asked only about the few posts the classifier flags (a few percent of real
+chatter), so it can afford a stronger encoder for them, multilingual-e5-small (intentflow/e5.py, ~13x
+slower than USE). Its vectors join the design at SECOND_VIEW_WEIGHT; they separate a real request from
+the question-shaped chatter of a source the gate never saw better than USE and n-grams alone (held-out
+figures in the README). A gate trained without it (weight 0) needs no e5 model.
 """
 from __future__ import annotations
 
@@ -18,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from intentflow.e5 import E5_DIM
 from intentflow.signals import SIGNALS
 from services.classify.artifact import load_artifact, save_artifact
 from services.classify.classifier.features import HASH_BITS, Features
@@ -30,10 +37,28 @@ SHAPE_WEIGHT = 0.5
 TEXT_SPARSE_DIM = 2 * 2 ** HASH_BITS
 
 
-def gate_design(features: Features) -> sp.csr_matrix:
-    dense = np.hstack([EMBED_WEIGHT * features.embeddings, RULE_WEIGHT * features.rules,
-                       SHAPE_WEIGHT * features.shape]).astype(np.float32)
+SECOND_VIEW_WEIGHT = 1.0
+
+
+def gate_design(features: Features, second_view: np.ndarray | None = None,
+                second_view_weight: float = 0.0) -> sp.csr_matrix:
+    blocks = [EMBED_WEIGHT * features.embeddings, RULE_WEIGHT * features.rules, SHAPE_WEIGHT * features.shape]
+    if second_view_weight:
+        if second_view is None:
+            raise ValueError("this stream gate needs the e5 second view of the posts")
+        blocks.append(second_view_weight * second_view)
+    dense = np.hstack(blocks).astype(np.float32)
     return sp.hstack([sp.csr_matrix(dense), features.sparse[:, :TEXT_SPARSE_DIM]], format="csr", dtype=np.float32)
+
+
+def second_view(encoder, texts: list[str], rows: np.ndarray) -> np.ndarray:
+    """(len(texts), E5_DIM) e5 query vectors of the posts marked in `rows` (bool), zeros for the others: only
+    the posts the gate will be asked about are embedded."""
+    view = np.zeros((len(texts), E5_DIM), dtype=np.float32)
+    picked = np.flatnonzero(rows)
+    if len(picked):
+        view[picked] = encoder.query([texts[i] for i in picked])
+    return view
 
 
 def gate_language(lang: str) -> str:
@@ -62,11 +87,13 @@ class StreamGate:
     bias: np.ndarray                    # (signals,)
     thresholds: dict[str, dict[str, float]]  # signal -> language -> threshold on the gate probability
     report: dict = field(default_factory=dict)
+    second_view_weight: float = 0.0     # 0: a gate without the e5 view
 
-    def probabilities(self, features: Features) -> np.ndarray:
+    def probabilities(self, features: Features, second_view: np.ndarray | None = None) -> np.ndarray:
         if not len(features):
             return np.zeros((0, len(SIGNALS)))
-        z = np.asarray(gate_design(features) @ self.weights, dtype=np.float64) + self.bias
+        x = gate_design(features, second_view, self.second_view_weight)
+        z = np.asarray(x @ self.weights, dtype=np.float64) + self.bias
         return 1.0 / (1.0 + np.exp(-z))
 
     def threshold_matrix(self, langs: list[str]) -> np.ndarray:
@@ -78,13 +105,15 @@ class StreamGate:
         for (signal, lang), value in sorted(points.items(), key=lambda item: item[0][1] != "*"):
             for target in (GATE_LANGUAGES if lang == "*" else (lang,)):
                 thresholds[signal][target] = value
-        return StreamGate(self.weights, self.bias, thresholds, self.report)
+        return StreamGate(self.weights, self.bias, thresholds, self.report, self.second_view_weight)
 
     def save(self, path: str | Path) -> None:
         save_artifact(path, {"weights": self.weights.astype(np.float32), "bias": self.bias.astype(np.float64)},
-                      {"thresholds": self.thresholds, "report": self.report})
+                      {"thresholds": self.thresholds, "report": self.report,
+                       "second_view_weight": self.second_view_weight})
 
     @classmethod
     def load(cls, path: str | Path) -> StreamGate:
         arrays, meta = load_artifact(path, "stream gate")
-        return cls(arrays["weights"], arrays["bias"], meta["thresholds"], meta.get("report", {}))
+        return cls(arrays["weights"], arrays["bias"], meta["thresholds"], meta.get("report", {}),
+                   meta.get("second_view_weight", 0.0))

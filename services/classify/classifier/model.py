@@ -25,7 +25,7 @@ from intentflow.nlp.tokens import TokenArrays
 from intentflow.signals import RULE_PREFIX, SIGNALS
 from services.classify.artifact import load_artifact, save_artifact
 from services.classify.classifier.features import ClassifyInput, FeatureBuilder, Features
-from services.classify.classifier.gate import StreamGate
+from services.classify.classifier.gate import StreamGate, second_view
 from services.classify.classifier.rules import Span
 
 NEIGHBOURS = 2
@@ -192,6 +192,7 @@ class Decision:
     classifier_positive: np.ndarray | None = None   # the classifier's own verdicts, when a gate confirmed them
     gate: np.ndarray | None = None                  # the gate's probabilities
     gate_thresholds: np.ndarray | None = None
+    second_view: np.ndarray | None = None           # e5 vectors of the flagged posts (zeros elsewhere)
 
 
 @dataclass
@@ -209,6 +210,7 @@ class Result:
     verdicts: list[Verdict]
     embedding: np.ndarray
     tokens: TokenArrays | None = None   # the text's tokens and lemmas (for ClassifiedPost.tokens)
+    second_view: np.ndarray | None = None   # the gate's e5 vector of the text, when it computed one
 
     def positive(self, signal: str) -> bool:
         return any(v.positive for v in self.verdicts if v.signal == signal)
@@ -219,7 +221,8 @@ class Result:
 
 class SignalClassifier:
     def __init__(self, features: FeatureBuilder, model: TrainedModel, thresholds: dict[str, float] | None = None,
-                 gate: StreamGate | None = None):
+                 gate: StreamGate | None = None, second_encoder=None):
+        """second_encoder: the e5 encoder (intentflow/e5.py) when the gate has a second view."""
         if model.embedder != features.embedder.name:
             raise ValueError(f"classifier was trained with embedder {model.embedder!r} but "
                              f"{features.embedder.name!r} is configured: retrain with `intentflow train`")
@@ -229,6 +232,9 @@ class SignalClassifier:
         self.features = features
         self.model = model
         self.gate = gate
+        if gate is not None and gate.second_view_weight and second_encoder is None:
+            raise ValueError("the stream gate has an e5 second view: give the classifier an e5 encoder")
+        self.second_encoder = second_encoder
         self.agree_index = features.rules.groups.index(AGREE_GROUP)
         self._positives = [np.flatnonzero(model.example_labels[:, k]) for k in range(len(SIGNALS))]
         self.thresholds = model.thresholds.copy()
@@ -252,9 +258,12 @@ class SignalClassifier:
         positive = probs >= self.thresholds
         if self.gate is None:
             return Decision(positive, probs)
-        gate = self.gate.probabilities(features)
+        view = None
+        if self.gate.second_view_weight:
+            view = second_view(self.second_encoder, features.texts, positive.any(axis=1))
+        gate = self.gate.probabilities(features, view)
         thresholds = self.gate.threshold_matrix(features.langs)
-        return Decision(positive & (gate >= thresholds), np.sqrt(probs * gate), positive, gate, thresholds)
+        return Decision(positive & (gate >= thresholds), np.sqrt(probs * gate), positive, gate, thresholds, view)
 
     def classify(self, inputs: list[ClassifyInput], embeddings: np.ndarray | None = None) -> list[Result]:
         if not inputs:
@@ -280,8 +289,10 @@ class SignalClassifier:
                     reason = (f"the classifier said yes, the stream gate says chatter "
                               f"({decision.gate[n, k]:.2f} < {decision.gate_thresholds[n, k]:.2f})")
                 verdicts.append(Verdict(signal, float(probs[n, k]), positive, evidence, reason))
+            view = decision.second_view
             results.append(Result(feats.langs[n], verdicts, feats.embeddings[n],
-                                  feats.tokens[n] if feats.tokens is not None else None))
+                                  feats.tokens[n] if feats.tokens is not None else None,
+                                  view[n] if view is not None and view[n].any() else None))
         return results
 
     def _reason(self, signal: str, k: int, evidence: list[Span], dots: np.ndarray, parent_score: float,

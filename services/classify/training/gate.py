@@ -7,9 +7,10 @@ person checked (`label_method: hand`, or a hand-reviewed false alarm of an earli
 because they are the hard cases. Acked outcomes exported from the store (`--with-feedback`) weigh most.
 
 Operating points: out-of-fold gate probabilities, with folds grouped by source (a whole public source or
-a whole corpus file is held out together), decide per signal and language the threshold that maximises
-F1 expected on a stream where PREVALENCE of posts are signals: recall on the positives, and the share of
-held-out real chatter that the classifier AND the gate would flag. The dev split is never read here.
+a whole corpus file is held out together), decide per signal and language the threshold with the most
+recall whose precision, expected on a stream where PREVALENCE of posts are signals, reaches MIN_PRECISION:
+recall on the positives, and the share of held-out real chatter that the classifier AND the gate would
+flag. The dev split is never read here.
 """
 from __future__ import annotations
 
@@ -25,11 +26,22 @@ from tqdm import tqdm
 from intentflow.signals import SIGNALS
 from intentflow.text.language import detect_language
 from services.classify.classifier.features import FeatureBuilder, Features
-from services.classify.classifier.gate import GATE_LANGUAGES, StreamGate, gate_design, gate_language
+from services.classify.classifier.gate import (
+    GATE_LANGUAGES,
+    SECOND_VIEW_WEIGHT,
+    StreamGate,
+    gate_design,
+    gate_language,
+    second_view,
+)
 from services.classify.training.corpus import Example, holdout_group, load_examples
 
 REAL_GLOBS = ("data/real/chatter/*.jsonl", "data/real/signals/*.jsonl", "data/real/reviewed/*.jsonl")
 PREVALENCE = 1 / 200
+# Out-of-fold precision to reach. The queue should hold 0.8 (issue #13's P@50 target); out-of-fold flag rates,
+# measured on sources the other folds share a corpus style with, run lower than on a new source, so the bar
+# leaves room: at 0.8 the held-out queues reached it in 3 of 9 language cells, at 0.95 in 6 (README).
+MIN_PRECISION = 0.95
 ALPHA = 1e-4
 EPOCHS = 15
 FOLDS = 5
@@ -74,11 +86,13 @@ def _fit(x, y: np.ndarray, weights: np.ndarray) -> SGDClassifier:
     return model.fit(x, y, sample_weight=w)
 
 
-def out_of_fold(x, labels: np.ndarray, rows: GateRows) -> np.ndarray:
+def out_of_fold(x, labels: np.ndarray, rows: GateRows, consulted: np.ndarray) -> np.ndarray:
+    """Out-of-fold probabilities of every row, each fold's gate fitted on the consulted rows of the others."""
     oof = np.zeros(labels.shape)
     folds = GroupKFold(n_splits=min(FOLDS, len(set(rows.sources))))
     for train_idx, test_idx in tqdm(list(folds.split(x, groups=rows.sources)), desc="gate folds", disable=False,
                                     mininterval=5):
+        train_idx = train_idx[consulted[train_idx]]
         for k in range(len(SIGNALS)):
             y = labels[train_idx, k]
             if 0 < y.sum() < len(y):
@@ -88,9 +102,11 @@ def out_of_fold(x, labels: np.ndarray, rows: GateRows) -> np.ndarray:
 
 def operating_point(gate: np.ndarray, positive: np.ndarray, background: np.ndarray,
                     base_positive: np.ndarray) -> tuple[float, dict]:
-    """The threshold with the best F1 expected at PREVALENCE; recall over `positive` rows, flag rate over
-    `background` rows, each counting only posts the classifier itself flags."""
-    best = (-1.0, 0.99, {})
+    """The threshold with the most recall whose precision expected at PREVALENCE is at least MIN_PRECISION
+    (the best F1 there when none reaches it); recall over `positive` rows, flag rate over `background`
+    rows, each counting only posts the classifier itself flags. Precision first, because a queue a rep
+    finds mostly noise is a queue nobody opens: more items that are wrong cost more than fewer right ones."""
+    candidates = []
     for t in THRESHOLDS:
         flagged = base_positive & (gate >= t)
         recall = float(flagged[positive].mean()) if positive.any() else 0.0
@@ -98,23 +114,34 @@ def operating_point(gate: np.ndarray, positive: np.ndarray, background: np.ndarr
         hits = recall * PREVALENCE
         precision = hits / (hits + flag_rate * (1 - PREVALENCE)) if hits else 0.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        if f1 > best[0] + 1e-9:
-            best = (f1, float(t), {"recall": round(recall, 3), "flag_rate": round(flag_rate, 4),
-                                   "expected_precision": round(precision, 3)})
-    return best[1], best[2]
+        candidates.append((float(t), recall, flag_rate, precision, f1))
+    precise = [c for c in candidates if c[3] >= MIN_PRECISION]
+    t, recall, flag_rate, precision, _ = (max(precise, key=lambda c: (c[1], -c[0])) if precise
+                                          else max(candidates, key=lambda c: (c[4], -c[0])))
+    return t, {"recall": round(recall, 3), "flag_rate": round(flag_rate, 4),
+               "expected_precision": round(precision, 3), "precision_met": bool(precise)}
 
 
-def train_gate(builder: FeatureBuilder, rows: GateRows, base_positive_of, feats: Features | None = None) -> StreamGate:
-    """`base_positive_of(features)` gives the classifier's own (n, signals) verdicts on the rows."""
+def train_gate(builder: FeatureBuilder, rows: GateRows, base_positive_of, feats: Features | None = None,
+               second_encoder=None) -> StreamGate:
+    """`base_positive_of(features)` gives the classifier's own (n, signals) verdicts on the rows; with
+    `second_encoder` (e5, intentflow/e5.py) the gate gets the second view of the posts it is asked about."""
     from services.classify.training.train import featurise
     feats = feats or featurise(builder, rows.examples, desc="gate features")
-    x = gate_design(feats)
     labels = np.array([[int(s in e.labels) for s in SIGNALS] for e in rows.examples])
     langs = np.array([gate_language(e.lang or detect_language(e.text)) for e in rows.examples])
-    oof = out_of_fold(x, labels, rows)
     base = base_positive_of(feats)
+    # The gate is only ever asked about posts the classifier flags, so it learns from those and from the
+    # labelled posts; the rest of the chatter would teach it only what the classifier already rules out.
+    # The flag rate of its operating points still counts every background row.
+    consulted = base.any(axis=1) | labels.any(axis=1)
+    weight = SECOND_VIEW_WEIGHT if second_encoder is not None else 0.0
+    view = second_view(second_encoder, feats.texts, consulted) if weight else None
+    x = gate_design(feats, view, weight)
+    oof = out_of_fold(x, labels, rows, consulted)
     thresholds: dict[str, dict[str, float]] = {s: {} for s in SIGNALS}
-    report: dict = {"rows": len(rows), "real_rows": int(rows.real.sum()), "operating_points": {}}
+    report: dict = {"rows": len(rows), "real_rows": int(rows.real.sum()), "consulted_rows": int(consulted.sum()),
+                    "operating_points": {}}
     for k, signal in enumerate(SIGNALS):
         for lang in GATE_LANGUAGES:
             in_lang = langs == lang
@@ -129,6 +156,6 @@ def train_gate(builder: FeatureBuilder, rows: GateRows, base_positive_of, feats:
     weights = np.zeros((x.shape[1], len(SIGNALS)), dtype=np.float32)
     bias = np.zeros(len(SIGNALS))
     for k in range(len(SIGNALS)):
-        model = _fit(x, labels[:, k], rows.weights)
+        model = _fit(x[consulted], labels[consulted, k], rows.weights[consulted])
         weights[:, k], bias[k] = model.coef_[0], model.intercept_[0]
-    return StreamGate(weights, bias, thresholds, report)
+    return StreamGate(weights, bias, thresholds, report, weight)

@@ -23,6 +23,7 @@ from typing import TextIO
 
 import numpy as np
 
+from intentflow.e5 import CachedEncoder
 from intentflow.signals import SIGNALS
 from intentflow.text.language import detect_language
 from services.classify.classifier.gate import gate_language
@@ -67,10 +68,14 @@ def queue_figures(labels: np.ndarray, scored: Scored, chatter: np.ndarray, k: in
 
 def evaluate_stream(classifier: SignalClassifier, written: Sequence[str], train_real: Sequence[str],
                     chatter_paths: Sequence[str], positive_paths: Sequence[str], prevalence: int = 200,
-                    seed: int = 0, out: TextIO = sys.stdout, queue_dump: TextIO | None = None) -> dict:
+                    seed: int = 0, out: TextIO = sys.stdout, queue_dump: TextIO | None = None,
+                    second_encoder=None) -> dict:
     """Prints the tables to `out`; `queue_dump` receives every item of every gated queue as a JSON line (the
-    post, its stream, signal, score and label), for a person to read what the queue holds."""
+    post, its stream, signal, score and label), for a person to read what the queue holds. With
+    `second_encoder` (e5) the gates get the e5 second view, as `intentflow train` gives the shipped one."""
     builder = classifier.features
+    if second_encoder is not None:
+        second_encoder = CachedEncoder(second_encoder)   # each text once across all the gates trained here
     chatter = [(e, source_name(e, p), holdout_group(e, p)) for p in chatter_paths for e in load_examples([p])]
     pool = [(e, source_name(e, p), holdout_group(e, p)) for p in positive_paths for e in load_examples([p])
             if e.labels]
@@ -91,10 +96,10 @@ def evaluate_stream(classifier: SignalClassifier, written: Sequence[str], train_
         rows = GateRows([train_rows.examples[i] for i in keep], [train_rows.sources[i] for i in keep],
                         train_rows.weights[keep], train_rows.real[keep])
         gate = train_gate(builder, rows, lambda f: classifier.decide(f, classifier.scores(f)[0]).positive,
-                          feats=_subset(gate_feats, keep))
+                          feats=_subset(gate_feats, keep), second_encoder=second_encoder)
         idx = np.array(stream.rows)
         sub = _subset(feats, idx)
-        gated = SignalClassifier(builder, classifier.model, None, gate)
+        gated = SignalClassifier(builder, classifier.model, None, gate, second_encoder)
         gated.thresholds = classifier.thresholds
         decision = gated.decide(sub, base_probs[idx])
         positive, score = decision.positive, decision.probability
@@ -167,7 +172,8 @@ def _subset(feats, idx):
     idx = np.asarray(idx, dtype=np.int64)
     return Features(feats.embeddings[idx], feats.parent_embeddings[idx], feats.rules[idx], feats.parent_rules[idx],
                     feats.shape[idx], feats.sparse[idx], [feats.langs[i] for i in idx],
-                    [feats.hits[i] for i in idx], [feats.lemmas[i] for i in idx], np.zeros(0, dtype=np.int64), None)
+                    [feats.hits[i] for i in idx], [feats.lemmas[i] for i in idx], np.zeros(0, dtype=np.int64), None,
+                    None, [feats.texts[i] for i in idx])
 
 
 def _report(results: dict, labels: np.ndarray, out: TextIO) -> dict:

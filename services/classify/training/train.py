@@ -11,6 +11,7 @@ import argparse
 import glob
 import hashlib
 import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -32,6 +33,7 @@ from services.classify.training.corpus import Example, load_examples
 
 log = logging.getLogger(__name__)
 TRAIN_GLOB = "data/classify/train_*.jsonl"
+CACHE_DIR = "var/cache"     # e5 vectors of the gate's rows, kept between trainings (keyed by text)
 LAMBDAS = (0.1, 0.3, 1.0)   # ridge strengths tried for each stage-1 output
 FOLDS = 5
 BATCH = 256
@@ -210,6 +212,7 @@ def train_all(paths: Sequence[str] | None = None, out: str | None = None,
               feedback: Sequence[str] = ()) -> TrainedModel:
     """Train the classifier, its stream gate and the first stage on `paths` (default: the shipped corpus)
     plus the real public posts in data/real/ (gate only) and acked outcomes in `feedback`; save all three."""
+    from intentflow.e5 import CachedEncoder, load_e5
     from services.classify.classifier import build_features
     from services.classify.classifier.model import SignalClassifier
     from services.classify.training.gate import gate_rows, real_paths, train_gate
@@ -227,7 +230,11 @@ def train_all(paths: Sequence[str] | None = None, out: str | None = None,
     print(f"examples={model.report['examples']} seconds={model.report['seconds']}")
     rows = gate_rows(paths, real_paths(), feedback)
     base = SignalClassifier(builder, model)
-    gate = train_gate(builder, rows, lambda feats: base.decide(feats, base.scores(feats)[0]).positive)
+    os.makedirs(CACHE_DIR, exist_ok=True)
+    second_encoder = CachedEncoder(load_e5(settings.encoder_threads), os.path.join(CACHE_DIR, "gate_e5.npz"))
+    gate = train_gate(builder, rows, lambda feats: base.decide(feats, base.scores(feats)[0]).positive,
+                      second_encoder=second_encoder)
+    second_encoder.save()
     gate.save(settings.gate_path)
     for name, point in gate.report["operating_points"].items():
         print(f"gate {name} threshold={gate.thresholds[name.split('.')[0]][name.split('.')[1]]:.3f} "

@@ -15,7 +15,7 @@
 * Score. `Scorer` (scorer.py) turns the candidates' cosines, how far each stands out from the others,
   their keyword hits and lexical overlap into a score in [0, 1]; its weights and default threshold are fitted on
   data/match/train_*.jsonl by `python -m services.match.training.train`.
-* Second encoder. With a reranker (rerank.py: multilingual-e5-small, on by default) every profile also
+* Second encoder. With a reranker (intentflow/e5.py: multilingual-e5-small, on by default) every profile also
   has e5 views (`rerank_views`: name, name + description, each description sentence, name + keywords),
   and each candidate carries the best e5 cosine of the post to them: the signal that works across
   languages and without keywords.

@@ -18,7 +18,7 @@ Features of a candidate profile (`FEATURES`):
 * keyword_elsewhere: some other profile's keyword occurs in the post;
 * lexical: the post's rare lemmas found in the profile (lexical.py), and lexical_lead: that minus the best
   lexical score of any other candidate;
-* e5, e5_lead, e5_lift: cosine, lead and lift again with the reranker (multilingual-e5-small, rerank.py)
+* e5, e5_lead, e5_lift: cosine, lead and lift again with the reranker (multilingual-e5-small, intentflow/e5.py)
   over the profile's views and example posts; USE's cosine when there is no reranker;
 * e5_mean, e5_mean_lead: the mean reranker cosine over the profile's views (a profile close in every
   way), and its lead over the other profiles;

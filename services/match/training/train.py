@@ -276,10 +276,10 @@ def _same_fit(stored: dict, fresh: dict, tolerance: float = 1e-3) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from intentflow.e5 import CachedEncoder, load_e5
     from intentflow.embedding import load_embedder
     from intentflow.nlp.linguistics import Linguistics
     from intentflow.settings import ModelSettings, from_env
-    from services.match.matching.rerank import CachedEncoder, load_reranker
 
     parser = argparse.ArgumentParser(prog="python -m services.match.training.train", description=__doc__.split("\n")[0])
     parser.add_argument("--data", nargs="*", default=None, help=f"labelled files (default {TRAIN_GLOB})")
@@ -293,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     model = from_env(ModelSettings)
     os.makedirs(CACHE_DIR, exist_ok=True)
     embedder = CachedEmbedder(load_embedder(model.embedder, model.encoder_threads))
-    reranker = CachedEncoder(load_reranker(model.encoder_threads), os.path.join(CACHE_DIR, "match_embeddings_e5.npz"))
+    reranker = CachedEncoder(load_e5(model.encoder_threads), os.path.join(CACHE_DIR, "match_embeddings_e5.npz"))
     linguistics = Linguistics()
     domains = load_domains()
     legacy, new = load_posts(paths)

@@ -8,11 +8,14 @@ from pathlib import Path
 
 import numpy as np
 
+from intentflow.e5 import CachedEncoder, load_e5
 from intentflow.signals import PURCHASE_INTENT, SIGNALS
 from services.classify.classifier.features import ClassifyInput
+from services.classify.classifier.gate import second_view
 from services.classify.training.gate import gate_rows, train_gate
 from tests.services.classify.conftest import small_corpus
 
+E5 = CachedEncoder(load_e5())   # both trainings embed the same rows
 # Posts that read like a request but that a rep would close as not_a_lead (banter, a quiz, a brand's own post).
 LOOKALIKES = [
     "Посоветуйте хороший ноутбук для учёбы, бюджет до 60 тысяч",
@@ -30,7 +33,8 @@ def _write(path: Path, rows) -> str:
 def _gate_flags(gate, features, text: str) -> bool:
     feats = features.build([ClassifyInput(text)])
     k = SIGNALS.index(PURCHASE_INTENT)
-    return bool(gate.probabilities(feats)[0, k] >= gate.threshold_matrix(feats.langs)[0, k])
+    view = second_view(E5, feats.texts, np.ones(1, dtype=bool))
+    return bool(gate.probabilities(feats, view)[0, k] >= gate.threshold_matrix(feats.langs)[0, k])
 
 
 def test_a_corrected_false_alarm_is_no_longer_flagged_after_retraining(features, tmp_path):
@@ -41,7 +45,8 @@ def test_a_corrected_false_alarm_is_no_longer_flagged_after_retraining(features,
     chatter = _write(tmp_path / "chatter.jsonl", chatter_rows)
     everyone_agrees = lambda feats: np.ones((len(feats), len(SIGNALS)), dtype=bool)  # noqa: E731
 
-    before = train_gate(features, gate_rows([written], [chatter]), everyone_agrees)
+    before = train_gate(features, gate_rows([written], [chatter]), everyone_agrees, second_encoder=E5)
+    assert before.second_view_weight > 0, "trained as `intentflow train` trains the shipped gate"
     flagged = [text for text in LOOKALIKES if _gate_flags(before, features, text)]
     assert flagged, "none of the look-alikes is flagged before feedback: the test would prove nothing"
     false_alarm = flagged[0]
@@ -50,7 +55,7 @@ def test_a_corrected_false_alarm_is_no_longer_flagged_after_retraining(features,
     feedback = _write(tmp_path / "feedback.jsonl", [
         {"id": "feedback-lead-1", "text": false_alarm, "labels": [], "kind": "not_purchase_intent",
          "source": "feedback", "label_method": "outcome"}])
-    after = train_gate(features, gate_rows([written], [chatter], [feedback]), everyone_agrees)
+    after = train_gate(features, gate_rows([written], [chatter], [feedback]), everyone_agrees, second_encoder=E5)
     assert not _gate_flags(after, features, false_alarm)
     # Only that post was corrected: the other requests are still flagged.
     assert any(_gate_flags(after, features, text) for text in LOOKALIKES if text != false_alarm)

@@ -81,3 +81,57 @@ def test_a_verdict_the_gate_overrules_says_so(classifier, features):
     sceptic.bias[:] = -10.0
     verdict = SignalClassifier(features, classifier.model, None, sceptic).classify(inputs)[0].verdicts[0]
     assert not verdict.positive and "stream gate says chatter" in verdict.reason
+
+
+def _expected_precision(gate, positive, t, prevalence=1 / 200):
+    recall, flag_rate = (gate[positive] >= t).mean(), (gate[~positive] >= t).mean()
+    return recall * prevalence / (recall * prevalence + flag_rate * (1 - prevalence)) if recall else 0.0
+
+
+def test_operating_point_takes_the_most_recall_that_keeps_the_queue_precise():
+    rng = np.random.default_rng(1)
+    gate = np.concatenate([rng.uniform(0.5, 1.0, 200), rng.uniform(0.0, 0.75, 40_000)])
+    positive = np.arange(len(gate)) < 200
+    threshold, point = operating_point(gate, positive, ~positive, np.ones(len(gate), bool))
+    assert point["precision_met"] and point["expected_precision"] >= 0.8
+    assert _expected_precision(gate, positive, threshold) >= 0.8
+    assert _expected_precision(gate, positive, threshold - 0.005) < 0.8, "a lower threshold was precise enough"
+
+
+def test_operating_point_falls_back_to_the_best_f1_when_no_threshold_is_precise_enough():
+    rng = np.random.default_rng(2)
+    gate = rng.uniform(0.0, 1.0, 20_000)   # positives look exactly like the background
+    positive = np.arange(len(gate)) < 200
+    _, point = operating_point(gate, positive, ~positive, np.ones(len(gate), bool))
+    assert not point["precision_met"] and point["expected_precision"] < 0.8
+
+
+class _CountingEncoder:
+    """The real e5 encoder, remembering which texts it was asked to embed."""
+
+    def __init__(self):
+        from intentflow.e5 import load_e5
+        self.inner = load_e5()
+        self.name, self.dim, self.asked = self.inner.name, self.inner.dim, []
+
+    def query(self, texts):
+        self.asked += list(texts)
+        return self.inner.query(texts)
+
+
+def test_a_gate_with_the_e5_view_embeds_only_the_posts_the_classifier_flags(classifier, features):
+    from services.classify.classifier.features import ClassifyInput
+    texts = ["Подскажите хороший ноутбук для учёбы до 50к", "Сегодня отличная погода, гуляли в парке"]
+    feats = features.build([ClassifyInput(t) for t in texts])
+    probs = classifier.scores(feats)[0]
+    flagged = (probs >= classifier.thresholds).any(axis=1)
+    assert flagged.tolist() == [True, False], "the classifier should flag the request and not the weather"
+    dim = gate_design(feats, np.zeros((2, 384), np.float32), 1.0).shape[1]
+    gate = StreamGate(np.zeros((dim, len(SIGNALS)), np.float32), np.zeros(len(SIGNALS)),
+                      {s: {"ru": 0.5, "uk": 0.5, "en": 0.5} for s in SIGNALS}, second_view_weight=1.0)
+    with pytest.raises(ValueError, match="e5"):
+        SignalClassifier(features, classifier.model, None, gate)
+    encoder = _CountingEncoder()
+    decision = SignalClassifier(features, classifier.model, None, gate, encoder).decide(feats, probs)
+    assert encoder.asked == [texts[0]]
+    assert decision.second_view[1].tolist() == [0.0] * 384 and abs(np.linalg.norm(decision.second_view[0]) - 1) < 1e-5

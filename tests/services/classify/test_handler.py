@@ -82,3 +82,15 @@ def test_classified_posts_carry_their_tokens_and_lemmas_for_match(settings, clas
     doc = rebuild_doc(ling.nlp(message.tokens.pipeline).vocab, message.post.text, message.tokens.starts,
                       message.tokens.ends, message.tokens.lemmas)
     assert [(t.text, t.lemma_, t.whitespace_) for t in doc] == [(t.text, t.lemma_, t.whitespace_) for t in expected]
+
+
+def test_posts_the_classifier_flags_carry_the_gates_e5_vector_for_match(settings, classifier):
+    assert classifier.gate is not None and classifier.gate.second_view_weight > 0, "the shipped gate has the view"
+    handler = ClassifyHandler(settings, classifier, None)
+    out = [post_pb2.ClassifiedPost.FromString(o.value) for o in handler.process(records(CHATTER, SEEKER))]
+    assert not out[0].second_embedding, "not flagged by the classifier: the gate never embedded it with e5"
+    seeker = out[1]
+    assert seeker.second_embedding_model == classifier.second_encoder.name
+    assert len(seeker.second_embedding) == classifier.second_encoder.dim
+    expected = classifier.second_encoder.query([SEEKER])[0]
+    assert abs(sum(a * b for a, b in zip(seeker.second_embedding, expected)) - 1.0) < 1e-4

@@ -45,9 +45,9 @@ def test_each_source_is_scored_by_a_gate_that_never_saw_its_dataset(classifier, 
     trained_on: list[set[str]] = []
     real_train_gate = stream_eval.train_gate
 
-    def recording_train_gate(builder, rows, base_positive_of, feats=None):
+    def recording_train_gate(builder, rows, base_positive_of, feats=None, second_encoder=None):
         trained_on.append(set(rows.sources))
-        return real_train_gate(builder, rows, base_positive_of, feats=feats)
+        return real_train_gate(builder, rows, base_positive_of, feats=feats, second_encoder=second_encoder)
 
     monkeypatch.setattr(stream_eval, "train_gate", recording_train_gate)
     chatter, signals = [en_chat, ru_chat], [ru_signals, ru_other, en_signals]

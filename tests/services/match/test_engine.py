@@ -158,3 +158,23 @@ def test_tokens_that_do_not_fit_the_post_are_ignored(engine, monkeypatch):
         counting.calls = 0
         assert outcome(engine.process([record])) == expected, n
         assert counting.calls == 1, n
+
+
+def test_the_e5_vector_classify_sent_is_used_and_the_post_is_not_embedded_again(engine, monkeypatch):
+    text = "Посоветуйте ноутбук для учебы до 50к, чтобы не тормозил"
+    reranker = engine.app.products.reranker
+    record = classified(engine, "6", text, post_pb2.SIGNAL_PURCHASE_INTENT)
+    sent = post_pb2.ClassifiedPost.FromString(record.value)
+    sent.second_embedding.extend(reranker.query([text])[0].tolist())
+    sent.second_embedding_model = reranker.name
+    queried: list[str] = []
+    real_query = reranker.query
+    monkeypatch.setattr(reranker, "query", lambda texts: queried.extend(texts) or real_query(texts))
+
+    leads = [decode(o.value, signals_pb2.Lead()) for o in engine.process([SimpleNamespace(
+        **{**vars(record), "value": sent.SerializeToString()})])]
+    assert leads[0].product_id == "laptops" and queried == []
+
+    sent.post.id, sent.second_embedding_model = "7", "another-model"   # not the re-ranker's: encode again
+    engine.process([SimpleNamespace(**{**vars(record), "value": sent.SerializeToString()})])
+    assert queried == [text]

