@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
+from tqdm import tqdm
 
 from intentflow.e5 import E5_DIM
 from intentflow.signals import SIGNALS
@@ -38,6 +39,7 @@ TEXT_SPARSE_DIM = 2 * 2 ** HASH_BITS
 
 
 SECOND_VIEW_WEIGHT = 1.0
+SECOND_VIEW_BATCH = 64
 
 
 def gate_design(features: Features, second_view: np.ndarray | None = None,
@@ -51,13 +53,15 @@ def gate_design(features: Features, second_view: np.ndarray | None = None,
     return sp.hstack([sp.csr_matrix(dense), features.sparse[:, :TEXT_SPARSE_DIM]], format="csr", dtype=np.float32)
 
 
-def second_view(encoder, texts: list[str], rows: np.ndarray) -> np.ndarray:
+def second_view(encoder, texts: list[str], rows: np.ndarray, progress: str = "") -> np.ndarray:
     """(len(texts), E5_DIM) e5 query vectors of the posts marked in `rows` (bool), zeros for the others: only
-    the posts the gate will be asked about are embedded."""
+    the posts the gate will be asked about are embedded. `progress`: a label to show a progress bar under
+    (training embeds thousands of posts; a stream batch a few)."""
     view = np.zeros((len(texts), E5_DIM), dtype=np.float32)
     picked = np.flatnonzero(rows)
-    if len(picked):
-        view[picked] = encoder.query([texts[i] for i in picked])
+    batches = [picked[start:start + SECOND_VIEW_BATCH] for start in range(0, len(picked), SECOND_VIEW_BATCH)]
+    for batch in tqdm(batches, desc=progress, unit="batch", disable=not progress, mininterval=5):
+        view[batch] = encoder.query([texts[i] for i in batch])
     return view
 
 

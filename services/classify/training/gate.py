@@ -136,7 +136,7 @@ def train_gate(builder: FeatureBuilder, rows: GateRows, base_positive_of, feats:
     # The flag rate of its operating points still counts every background row.
     consulted = base.any(axis=1) | labels.any(axis=1)
     weight = SECOND_VIEW_WEIGHT if second_encoder is not None else 0.0
-    view = second_view(second_encoder, feats.texts, consulted) if weight else None
+    view = second_view(second_encoder, feats.texts, consulted, progress="gate e5 view") if weight else None
     x = gate_design(feats, view, weight)
     oof = out_of_fold(x, labels, rows, consulted)
     thresholds: dict[str, dict[str, float]] = {s: {} for s in SIGNALS}
