@@ -72,8 +72,14 @@ def _client_config(kafka: KafkaSettings) -> dict[str, Any]:
 
 def make_producer(kafka: KafkaSettings, **overrides) -> KafkaProducer:
     """A producer that fails fast when the broker is unreachable (max_block_ms, delivery_timeout_ms)
-    instead of blocking its caller for minutes."""
-    config = dict(_client_config(kafka), acks="all", linger_ms=kafka.linger_ms,
+    instead of blocking its caller for minutes.
+
+    Idempotence is off (kafka-python turns it on by default): a retried batch may then be written twice,
+    which the pipeline absorbs (deterministic ids, unique keys). With it on, a broker that saves a batch's
+    sequence number before the batch itself (the embedded tansu does) and stops in between answers the
+    retry DUPLICATE_SEQUENCE_NUMBER, which the client takes for an acknowledgement: the input offsets are
+    committed and the records are lost."""
+    config = dict(_client_config(kafka), acks="all", enable_idempotence=False, linger_ms=kafka.linger_ms,
                   retries=10, max_in_flight_requests_per_connection=5, compression_type=None,
                   max_block_ms=kafka.max_block_ms, delivery_timeout_ms=kafka.delivery_timeout_ms,
                   request_timeout_ms=min(30000, kafka.delivery_timeout_ms - kafka.linger_ms),

@@ -8,6 +8,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 os.chdir(ROOT)  # tests read the shipped data/ and models/ by relative path
+# Before grpc is first imported: the stacks start (and restart) children with a preexec_fn, so by fork+exec,
+# and gRPC's fork handlers would restart its poller in the child, which aborts (SIGABRT) when the child
+# closes its descriptors before exec. The children exec at once and need none of gRPC's state.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 
 
 @pytest.fixture(scope="module")

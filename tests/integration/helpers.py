@@ -54,11 +54,14 @@ def health_status(address: str) -> int:
 
 
 def produce_json(kafka, posts: list[dict]) -> None:
+    """Produce `posts` to posts.raw; raises if any was not acknowledged (flush alone does not), so a test
+    never blames the pipeline for an input that never reached the broker."""
     producer = make_producer(kafka)
-    for post in posts:
-        producer.send(kafka.topic_raw, key=post_id(post.get("network", ""), post.get("id", "")).encode(),
-                      value=json.dumps(post, ensure_ascii=False).encode())
+    futures = [producer.send(kafka.topic_raw, key=post_id(post.get("network", ""), post.get("id", "")).encode(),
+                             value=json.dumps(post, ensure_ascii=False).encode()) for post in posts]
     producer.flush(30)
+    for future in futures:
+        future.get(timeout=30)
     producer.close()
 
 

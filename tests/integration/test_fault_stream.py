@@ -25,8 +25,8 @@ from kafka.structs import TopicPartition
 from intentflow import topology
 from intentflow.kafka_io import consumer_lag, make_consumer
 from intentflow.settings import KafkaSettings, from_env
-from intentflow.v1 import match_pb2_grpc, signals_pb2
-from intentflow.wire import decode
+from intentflow.v1 import match_pb2_grpc, post_pb2, signals_pb2
+from intentflow.wire import decode, post_id
 from tests.integration.helpers import (
     KAYAK_POSTS,
     all_leads,
@@ -39,7 +39,7 @@ from tests.integration.helpers import (
     unique,
 )
 from tools.broker import EmbeddedBroker
-from tools.cli.stack import wait_drained
+from tools.cli.stack import stage_lags, wait_drained
 from tools.stack import LocalStack, wait_serving
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -97,6 +97,18 @@ def leads_on_topic(kafka: KafkaSettings) -> list[signals_pb2.Lead]:
     return [decode(r.value, signals_pb2.Lead()) for r in records_of(kafka, kafka.topic_leads)]
 
 
+def copies_on_topic(kafka: KafkaSettings, lead_ids: set[str]) -> dict[str, list[str]]:
+    """Where each copy of the leads `lead_ids` is on the leads topic (partition/offset, produced at): for a
+    lead published twice, which fault the second copy followed."""
+    copies: dict[str, list[str]] = {}
+    for record in records_of(kafka, kafka.topic_leads):
+        lead = decode(record.value, signals_pb2.Lead())
+        if lead.lead_id in lead_ids:
+            produced = time.strftime("%H:%M:%S", time.gmtime(record.timestamp / 1000))
+            copies.setdefault(lead.lead_id, []).append(f"{record.partition}/{record.offset} at {produced}")
+    return copies
+
+
 def restart_broker(stack: LocalStack, kafka: KafkaSettings, produced: int) -> None:
     """Stop the broker, wait until every service has noticed (NOT_SERVING), start it again on the same port
     and storage, check that it kept what was produced, and wait until every service serves again on its own."""
@@ -119,28 +131,73 @@ def stream_with_faults(stack: LocalStack, kafka: KafkaSettings, posts: list[dict
         fault = FAULTS.get(chunk)
         if fault == "broker":
             restart_broker(stack, kafka, produced=min(len(posts), (chunk + 1) * size))
-            survived.append("broker restarted")
+            survived.append(f"broker restarted at {time.strftime('%H:%M:%S', time.gmtime())}")
         elif fault:
             pending = await_work(kafka, fault)
+            killed_at = time.strftime("%H:%M:%S", time.gmtime())
             kill_and_await_restart(stack, fault)
-            survived.append(f"{fault} SIGKILLed {'with records pending' if pending else 'between batches'}")
+            survived.append(f"{fault} SIGKILLed {'with records pending' if pending else 'between batches'} "
+                            f"at {killed_at}")
     return survived
+
+
+def hops_of(kafka: KafkaSettings, post_ids: set[str]) -> dict[str, dict[str, str]]:
+    """Where each post of `post_ids` is on the pipeline's topics ("partition/offset" of each record, with a
+    classified post's purchase verdict, else "absent") and where each group's committed offsets stand
+    against the end offsets: for a lost lead, which hop lost it."""
+    keys = {post_id("forum", p).encode(): p for p in post_ids}
+    topics = (kafka.topic_raw, kafka.topic_clean, kafka.topic_classified, kafka.topic_dlq)
+    found = {p: dict.fromkeys(topics, "absent") | {kafka.topic_leads: "absent"} for p in post_ids}
+    for topic in topics:
+        for record in records_of(kafka, topic):
+            if record.key not in keys:
+                continue
+            seen = f"{record.partition}/{record.offset}"
+            if topic == kafka.topic_classified:
+                verdicts = decode(record.value, post_pb2.ClassifiedPost()).classifications
+                seen += " purchase " + ",".join(f"{c.positive}:{c.probability:.3f}" for c in verdicts
+                                                if c.signal == post_pb2.SIGNAL_PURCHASE_INTENT)
+            hops = found[keys[record.key]]
+            hops[topic] = seen if hops[topic] == "absent" else f"{hops[topic]}; {seen}"
+    for lead in leads_on_topic(kafka):
+        if lead.post.id in found:
+            found[lead.post.id][kafka.topic_leads] = f"lead {lead.lead_id} product {lead.product_id}"
+    for service, spec in topology.SERVICE_SPECS.items():
+        topic = kafka.name(spec.consumes)
+        probe = make_consumer(kafka, spec.group_default)
+        tps = [TopicPartition(topic, p) for p in probe.partitions_for_topic(topic) or ()]
+        ends = probe.end_offsets(tps)
+        committed = {tp.partition: (probe.committed(tp), ends[tp]) for tp in tps}
+        probe.close(autocommit=False)
+        for hops in found.values():
+            hops[f"{service} committed/end"] = str(committed)
+    return found
 
 
 def settled(match, kafka: KafkaSettings, product_id: str, expected: set[str]) -> tuple[list, list]:
     """The leads in the store and on the leads topic once every expected post has its lead, the pipeline is
     drained and every stored lead is published; as they are when that does not happen in time."""
     stored, published = [], []
+    checks: list[tuple[bool, int]] = []  # (pipeline drained, leads stored) at each check
 
     def expected_stored() -> bool:
         stored[:] = all_leads(match)
         return expected <= {lead.post.id for lead in stored if lead.product_id == product_id}
 
+    def expected_stored_or_stuck() -> bool:
+        """A lead not stored once every stage has committed its input and the store has not changed for a
+        minute never will be: no need to wait out the timeout. (Not drained alone: tansu's end offsets lag
+        behind what it acknowledged, so a lag of 0 can come early.)"""
+        if expected_stored():
+            return True
+        checks.append((sum(stage_lags(kafka).values()) == 0, len(stored)))
+        return len(checks) >= 12 and len(set(checks[-12:])) == 1 and checks[-1][0]
+
     def stored_published() -> bool:
         published[:] = leads_on_topic(kafka)
         return {lead.lead_id for lead in published} >= {lead.lead_id for lead in stored}
     try:
-        eventually(expected_stored, timeout_s=900, interval_s=5)
+        eventually(expected_stored_or_stuck, timeout_s=900, interval_s=5)
         wait_drained(kafka, timeout_s=300)
         expected_stored()
         eventually(stored_published, timeout_s=120, interval_s=5)
@@ -172,6 +229,14 @@ def test_a_20000_post_stream_survives_a_kill_of_each_service_and_a_broker_restar
             survived = stream_with_faults(stack, kafka, posts)
             stored, published = settled(match, kafka, product.id, expected)
             restarts = dict(stack.restarts)
+            missing = expected - {lead.post.id for lead in stored if lead.product_id == product.id}
+            for post, hops in sorted(hops_of(kafka, missing).items()):  # which hop lost it
+                hops["store"] = " ".join(f"{lead.lead_id}:{lead.product_id}" for lead in stored
+                                         if lead.post.id == post) or "absent"
+                print(f"\nlost {post}: {json.dumps(hops, ensure_ascii=False)}")
+            twice = {lead_id for lead_id, n in Counter(lead.lead_id for lead in published).items() if n > 1}
+            for lead_id, copies in sorted(copies_on_topic(kafka, twice).items()):
+                print(f"\npublished twice {lead_id}: {', '.join(copies)}")
             alive = {service: process.poll() is None for service, process in stack.processes.items()}
 
     stored_ids = Counter(lead.lead_id for lead in stored)
