@@ -207,11 +207,6 @@ def settled(match, kafka: KafkaSettings, product_id: str, expected: set[str]) ->
 
 
 @pytest.mark.timeout(1200)
-@pytest.mark.xfail(strict=False, reason=(
-    "a lead can reach leads.sales twice: a match process SIGKILLed while delivering a batch leaves its leads "
-    "unmarked and the next process publishes them again once their claims lapse (at-least-once; the store keeps "
-    "one). The lost lead of the CI runs of 2026-12-07 (kayak-181) is fixed: idempotent producers took tansu's "
-    "DUPLICATE_SEQUENCE_NUMBER after a broker restart for batches it never stored (make_producer)."))
 def test_a_20000_post_stream_survives_a_kill_of_each_service_and_a_broker_restart(tmp_path):
     posts = chatter(STREAM_POSTS - LEAD_POSTS) + lead_posts(LEAD_POSTS)
     random.Random(15).shuffle(posts)

@@ -115,6 +115,14 @@ class Claim(str, enum.Enum):
     GONE = "gone"            # erased or purged since it was stored: nothing to publish
 
 
+@dataclass(frozen=True)
+class TakenOver:
+    """The claim is now this process's, taken over from a process whose claim lapsed (it died). That process may
+    have delivered the record before it could mark it published, at or after `since` (epoch seconds): whoever
+    publishes it now looks on the topic first."""
+    since: float
+
+
 def _short_hash(*parts: str) -> str:
     # \x1f cannot appear in ids, so ("a", "bc") and ("ab", "c") never collide.
     return hashlib.sha1("\x1f".join(parts).encode("utf-8")).hexdigest()[:16]

@@ -53,6 +53,15 @@ def test_a_lead_is_published_once_however_often_its_post_is_redelivered(engine):
     assert engine.process([record]) == []
 
 
+def test_a_post_twice_in_one_batch_publishes_its_lead_once(engine):
+    """A post redelivered into the batch that holds its first copy (an upstream stage retried a batch the broker
+    had stored) is one lead, sent once: the store's claim is this process's for both copies."""
+    record = classified(engine, "5", "Посоветуйте ноутбук для учебы до 50к, чтобы не тормозил",
+                        post_pb2.SIGNAL_PURCHASE_INTENT)
+    keys = [o.key for o in engine.process([record, record])]
+    assert keys and len(keys) == len(set(keys))
+
+
 def test_undecodable_records_go_to_the_dead_letter_topic_and_the_rest_is_processed(engine):
     good = classified(engine, "2", "Шукаю роботу кур'єром у Києві, є свій велосипед", post_pb2.SIGNAL_JOB_SEEKING,
                       "uk")

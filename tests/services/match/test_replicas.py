@@ -1,10 +1,16 @@
 """Two match processes sharing one store (as in one consumer group): a record is published by one of them, and
-what one stores (profiles, job posts) reaches the other. Real encoder, SQLite store, no reranker."""
+what one stores (profiles, job posts) reaches the other. Real encoder, SQLite store, no reranker; the real
+broker where a process reads what another one delivered."""
 from __future__ import annotations
+
+import uuid
 
 import numpy as np
 import pytest
+from kafka import KafkaConsumer, TopicPartition
 
+from intentflow.kafka_io import make_producer
+from intentflow.settings import KafkaSettings
 from intentflow.v1 import post_pb2
 from services.match.candidates import CandidateFilter
 from services.match.engine import MatchEngine
@@ -18,8 +24,13 @@ KAYAK_POST = "Посоветуйте надувной каяк для рыбал
 
 
 @pytest.fixture
-def apps(tmp_path, embedder):
-    pair = [new_app(tmp_path, embedder, index=name, reranker=False) for name in ("index-a", "index-b")]
+def kafka(broker):
+    return KafkaSettings(bootstrap_servers=broker.bootstrap_servers, topic_leads=f"leads-{uuid.uuid4().hex[:8]}")
+
+
+@pytest.fixture
+def apps(tmp_path, embedder, kafka):
+    pair = [new_app(tmp_path, embedder, index=name, reranker=False, kafka=kafka) for name in ("index-a", "index-b")]
     for app in pair:
         app.load()
     pair[0].upsert_product(KAYAKS)
@@ -38,25 +49,55 @@ def test_a_post_both_processes_hold_is_published_by_the_one_that_claimed_it(engi
     a, b = engines
     record = classified(a, "p1", KAYAK_POST, post_pb2.SIGNAL_PURCHASE_INTENT)
     sending = a.process([record])  # A has its batch ready; its partition moved to B meanwhile
-    assert [o.topic for o in sending] == ["leads.sales"]
+    assert [o.topic for o in sending] == [a.app.settings.kafka.topic_leads]
     waited = []
     b.publisher.sleep = lambda s: waited.append(s) or deliver(sending)  # A's acks arrive while B waits
     assert b.process([record]) == [] and waited, "B waited for A's claim, then found the lead published"
     assert b.process([record]) == []
 
 
-def test_a_claim_of_a_process_that_died_is_taken_over_once_it_lapses(engines):
+def lapse_claims(engine) -> list[float]:
+    """Let `engine` wait out the claims of others at once: its clock moves on by each sleep."""
+    clock = [engine.publisher.clock()]
+    engine.publisher.clock = lambda: clock[0]
+    engine.publisher.sleep = lambda s: clock.__setitem__(0, clock[0] + s)
+    return clock
+
+
+def records_on(kafka: KafkaSettings, topic: str) -> list:
+    consumer = KafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, auto_offset_reset="earliest",
+                             consumer_timeout_ms=3000)
+    consumer.assign([TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()])
+    records = list(consumer)
+    consumer.close()
+    return records
+
+
+def test_a_claim_of_a_process_that_died_before_delivering_is_taken_over_once_it_lapses(engines):
     a, b = engines
     record = classified(a, "p2", KAYAK_POST, post_pb2.SIGNAL_PURCHASE_INTENT)
     claimed_at = b.publisher.clock()
     assert a.process([record])  # ... and A died before the broker acknowledged it
-    clock = [claimed_at]
-    b.publisher.clock = lambda: clock[0]
-    b.publisher.sleep = lambda s: clock.__setitem__(0, clock[0] + s)
+    clock = lapse_claims(b)
     taken_over = b.process([record])
-    assert [o.topic for o in taken_over] == ["leads.sales"] and clock[0] >= claimed_at + b.publisher.hold_s
+    assert [o.topic for o in taken_over] == [b.app.settings.kafka.topic_leads]
+    assert clock[0] >= claimed_at + b.publisher.hold_s
     deliver(taken_over)
     assert a.process([record]) == [], "published now, whoever gets the post next"
+
+
+def test_a_lead_a_process_delivered_just_before_it_died_is_not_sent_again(engines, kafka):
+    a, b = engines
+    record = classified(a, "p3", KAYAK_POST, post_pb2.SIGNAL_PURCHASE_INTENT)
+    (lead,) = a.process([record])
+    producer = make_producer(kafka)
+    producer.send(lead.topic, key=lead.key, value=lead.value)  # the broker has it; A dies before marking it
+    producer.flush()
+    producer.close()
+    lapse_claims(b)
+    assert b.process([record]) == [], "B found the lead on the topic instead of sending it again"
+    assert [r.key for r in records_on(kafka, lead.topic)] == [lead.key]
+    assert a.process([record]) == [], "and marked it published"
 
 
 def test_profile_edits_and_job_posts_of_one_process_reach_the_other(apps):

@@ -2,7 +2,7 @@
 candidate or complaint on its topic (SQLite and PostgreSQL, see conftest.py)."""
 from __future__ import annotations
 
-from services.match.store import AddResult, Claim, Complaint, PostRef
+from services.match.store import AddResult, Claim, Complaint, PostRef, TakenOver
 from tests.services.match.store.test_store import NOW, add, make_item, run_concurrently
 
 HOLD_S = 40.0
@@ -24,11 +24,12 @@ def test_a_record_removed_meanwhile_is_not_published(store):
     assert store.claim_complaint_publication("complaint_erased", "A", HOLD_S, NOW) is Claim.GONE
 
 
-def test_a_claim_of_a_process_that_died_lapses(store):
+def test_a_claim_of_a_process_that_died_lapses_and_says_when_it_began(store):
     (item,) = add(store, make_item("a"))
     assert store.claim_item_publication(item.id, "A", HOLD_S, NOW) is Claim.MINE
     assert store.claim_item_publication(item.id, "B", HOLD_S, NOW + HOLD_S - 1) is Claim.HELD
-    assert store.claim_item_publication(item.id, "B", HOLD_S, NOW + HOLD_S) is Claim.MINE
+    assert store.claim_item_publication(item.id, "B", HOLD_S, NOW + HOLD_S) == TakenOver(since=NOW)
+    assert store.claim_item_publication(item.id, "B", HOLD_S, NOW + HOLD_S + 1) is Claim.MINE, "its own now"
     assert store.mark_published(item.id, "A") is False, "the late process no longer holds it"
     assert store.mark_published(item.id, "B") is True
 
