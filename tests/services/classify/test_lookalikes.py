@@ -72,6 +72,21 @@ LOOKALIKES = {
         "en": ["Workers at a Detroit parts plant say they haven't been paid in six weeks, "
                "according to a union statement"],
     },
+    "job_scam": {
+        "ru": ["Нужны 3 человека на удалёнку, от 4000₽ в день, опыт не нужен, всё объясню. Пиши + в лс 💸"],
+        "uk": ["Шукаю людей у команду, дохід від 1500 грн на день з телефону, навчання безкоштовне. Пишіть у приват"],
+        "en": ["Looking for 5 people who want to make $400 a day from their phone, no experience needed. DM me"],
+    },
+    "employer_news": {
+        "ru": ["Суд обязал перевозчика выплатить водителям 12 млн рублей долгов по зарплате, сообщает пресс-служба"],
+        "uk": ["Держпраці виявила 40 неоформлених працівників на складі під Києвом, власнику загрожує штраф"],
+        "en": ["Nurses at two city hospitals voted to strike next week over unpaid overtime, the union said"],
+    },
+    "career_advice": {
+        "ru": ["Три ошибки в резюме, из-за которых рекрутер закрывает его за 10 секунд. Сохраняйте"],
+        "uk": ["Як відповідати на питання про очікувану зарплату на співбесіді: поради від рекрутерки з досвідом"],
+        "en": ["Tip for job hunters: tailor the first three lines of your resume to each posting, recruiters skim"],
+    },
 }
 
 POSITIVES = {
@@ -106,7 +121,8 @@ def test_lookalike_not_flagged(classifier, kind: str, lang: str, text: str) -> N
 
 def test_every_kind_and_language_covered() -> None:
     assert set(LOOKALIKES) == {"seller_ad", "happy_customer", "review", "giveaway", "idiom", "hiring", "just_hired",
-                               "work_question", "customer_complaint", "venting", "news"}
+                               "work_question", "customer_complaint", "venting", "news", "job_scam",
+                               "employer_news", "career_advice"}
     assert all(set(by_lang) == {"ru", "uk", "en"} for by_lang in LOOKALIKES.values())
 
 
