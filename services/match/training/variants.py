@@ -128,13 +128,15 @@ def load_posts(train_paths: list[str], domain_posts: str = DOMAIN_POSTS) -> tupl
     return legacy, new
 
 
-def write_catalogue(variant: str, out: str, domains_path: str = DOMAINS_PATH) -> None:
-    """Every domain of data/match/domains.json rendered in one variant, as a catalogue file that
-    `intentflow eval match --profiles` reads."""
+def write_catalogue(variant: str, out: str, domains_path: str = DOMAINS_PATH, only: tuple[str, ...] = (),
+                    vacancy_variant: str = "") -> None:
+    """The domains of data/match/domains.json (all, or those named in `only`) rendered in one variant (the
+    vacancies in `vacancy_variant` when given), as a catalogue file that `intentflow eval match --profiles`
+    reads."""
     import dataclasses
-    profiles = load_domains(domains_path)
+    profiles = [p for p in load_domains(domains_path) if not only or p.domain in only]
     rendered = {"products": render([p for p in profiles if p.kind == "product"], variant),
-                "vacancies": render([p for p in profiles if p.kind == "vacancy"], variant)}
+                "vacancies": render([p for p in profiles if p.kind == "vacancy"], vacancy_variant or variant)}
     data = {section: [{k: v for k, v in dataclasses.asdict(p).items() if v not in ("", [], 0.0)} for p in items]
             for section, items in rendered.items()}
     Path(out).write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
@@ -145,9 +147,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m services.match.training.variants",
                                      description="write data/match/domains.json as one catalogue variant")
     parser.add_argument("--variant", required=True, choices=[v for v in VARIANTS if v != "original"])
+    parser.add_argument("--vacancy-variant", default="", choices=["", *(v for v in VARIANTS if v != "original")],
+                        help="render the vacancies in this variant instead")
+    parser.add_argument("--domain", action="append", default=[], help="only this domain (repeatable)")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
-    write_catalogue(args.variant, args.out)
+    write_catalogue(args.variant, args.out, only=tuple(args.domain), vacancy_variant=args.vacancy_variant)
     return 0
 
 

@@ -117,3 +117,19 @@ def test_pasted_examples_teach_a_profile(embedder, reranker, domains):
     assert "apartment-rental" not in {m.profile_id for m in taught.match(embedder.encode([text])[0], text, lang)}
     assert not vetoed({c.profile_id: c for c in plain.candidates(embedder.encode([text])[0], text, lang)}
                       ["apartment-rental"])
+
+
+def test_a_catalogue_file_can_mix_variants_and_pick_domains(tmp_path):
+    """The issue's own shape of catalogue: English products with keywords, English vacancies without."""
+    import json
+
+    from services.match.training.variants import main
+    out = tmp_path / "catalogue.json"
+    assert main(["--variant", "en", "--vacancy-variant", "en-nokw", "--domain", "tech", "--domain", "office",
+                 "--out", str(out)]) == 0
+    data = json.loads(out.read_text(encoding="utf-8"))
+    shipped = {p.id for p in load_domains() if p.domain in ("tech", "office")}
+    assert {p["id"] for p in data["products"] + data["vacancies"]} == shipped
+    assert all(p.get("keywords") for p in data["products"])
+    assert not any(v.get("keywords") for v in data["vacancies"])
+    assert all(v["title"].isascii() for v in data["vacancies"])

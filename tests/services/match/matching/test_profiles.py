@@ -117,9 +117,13 @@ def test_product_not_in_catalogue_matches_nothing(products, embedder, lang, text
     assert match(products, embedder, text, lang) == []
 
 
-# Known regression of the multi-catalogue scorer (issue #14): the welder passes the vacancy threshold for
-# warehouse-worker (score 0.43 against 0.41), via its view "Водитель погрузчика ... на складе".
-KNOWN_ABSTENTION_MISSES = {"Сварщик с опытом ищет работу на стройке"}
+# Known abstention misses (issue #14). The welder passes the vacancy threshold for warehouse-worker via its
+# view "Водитель погрузчика ... на складе" (0.43). Since the threshold rule weighs off-catalogue posts as one
+# in five (services/match/training/train.py, NULL_SHARE) the vacancy threshold is 0.16 instead of 0.41, which
+# matches many more in-catalogue posts against catalogues written unlike ours (README, Matching), and lets
+# these through as well: the cook (warehouse-worker 0.17) and both nurses (accountant 0.32 and 0.20).
+KNOWN_ABSTENTION_MISSES = {"Сварщик с опытом ищет работу на стройке", "Ищу работу поваром в кафе, опыт 5 лет",
+                           "Медсестра шукає роботу в приватній клініці", "Registered nurse looking for a hospital job"}
 
 
 @pytest.mark.parametrize("lang, text", [

@@ -38,6 +38,17 @@ def test_threshold_choice_and_picks_per_post():
     assert value == 1.0 and 0.3 < threshold <= 0.9
 
 
+def test_the_threshold_does_not_abstain_on_a_right_match_to_spare_one_off_catalogue_post():
+    """One in-catalogue post whose right profile scores 0.3 and one off-catalogue post scoring 0.35: weighing
+    both alike (the previous rule) ties, and its widest plateau abstained on both sides of 0.35; with one
+    post in five off-catalogue, matching both is worth more."""
+    rows = train.Rows(x=np.zeros((4, 1)), y=np.array([1, 0, 0, 0]), post=np.array([0, 0, 1, 1]),
+                      ids=["a", "b", "a", "b"], gold=["a", None])
+    threshold, value = train.choose_threshold(rows, np.array([0.3, 0.1, 0.35, 0.1]), np.array([0, 1]))
+    assert threshold <= 0.3
+    assert value == pytest.approx(1 - train.NULL_SHARE)
+
+
 def test_training_refuses_the_dev_file():
     with pytest.raises(SystemExit):
         train.main(["--data", "data/match/dev.jsonl"])
