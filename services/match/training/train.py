@@ -119,11 +119,15 @@ def top1(rows: Rows, scores: np.ndarray, threshold: float) -> float:
     """Top-1 accuracy of all the posts when profiles with score >= threshold match."""
     posts = np.arange(len(rows.gold))
     best, right = picks(rows, scores, posts)
-    return float(np.mean(correct_at(rows, best, right, posts, threshold))) if len(posts) else 0.0
+    return float(np.mean(correct_at(best, right, off_catalogue(rows, posts), threshold))) if len(posts) else 0.0
 
 
-def correct_at(rows: Rows, best: np.ndarray, right: np.ndarray, posts: np.ndarray, threshold: float) -> np.ndarray:
-    null = np.array([rows.gold[p] is None for p in posts], dtype=bool)
+def off_catalogue(rows: Rows, posts: np.ndarray) -> np.ndarray:
+    """Which of `posts` want nothing in their catalogue (gold None)."""
+    return np.array([rows.gold[p] is None for p in posts], dtype=bool)
+
+
+def correct_at(best: np.ndarray, right: np.ndarray, null: np.ndarray, threshold: float) -> np.ndarray:
     return np.where(null, best < threshold, (best >= threshold) & right)
 
 
@@ -158,10 +162,10 @@ class _Model:
         return 1.0 / (1.0 + np.exp(-(x @ self.weights + self.bias)))
 
 
-def expected_top1(rows: Rows, correct: np.ndarray, posts: np.ndarray, null_share: float = NULL_SHARE) -> float:
-    """Top-1 were `null_share` of the posts off-catalogue: a catalogue's own mix of posts varies, so the
-    share is stated rather than taken from the training posts (where off-catalogue ones outnumber the rest)."""
-    null = np.array([rows.gold[p] is None for p in posts], dtype=bool)
+def expected_top1(correct: np.ndarray, null: np.ndarray, null_share: float = NULL_SHARE) -> float:
+    """Top-1 were `null_share` of the posts off-catalogue (`null` marks them): a catalogue's own mix of posts
+    varies, so the share is stated rather than taken from the training posts (where off-catalogue ones
+    outnumber the rest)."""
     if not null.any() or null.all():
         return float(np.mean(correct)) if len(correct) else 0.0
     return null_share * float(np.mean(correct[null])) + (1 - null_share) * float(np.mean(correct[~null]))
@@ -173,7 +177,8 @@ def choose_threshold(rows: Rows, scores: np.ndarray, posts: np.ndarray) -> tuple
     posts whenever the catalogue is written unlike the training ones (English names without keywords and
     a Russian post): a rep loses leads they could have judged, and abstention means little."""
     best, right = picks(rows, scores, posts)
-    values = [expected_top1(rows, correct_at(rows, best, right, posts, t), posts) for t in THRESHOLDS]
+    null = off_catalogue(rows, posts)
+    values = [expected_top1(correct_at(best, right, null, t), null) for t in THRESHOLDS]
     return plateau_middle(values, THRESHOLDS)
 
 
@@ -203,8 +208,8 @@ def held_out(rows: Rows, all_settings: list[Setting], out=sys.stderr) -> list[di
         threshold, _ = choose_threshold(rows, scores, np.flatnonzero(np.isin(post_setting, train_settings)))
         posts = np.flatnonzero(post_setting == s_number)
         best, right = picks(rows, scores, posts)
-        correct = correct_at(rows, best, right, posts, threshold)
-        gold_null = np.array([rows.gold[p] is None for p in posts])
+        gold_null = off_catalogue(rows, posts)
+        correct = correct_at(best, right, gold_null, threshold)
         abstained = best < threshold
         result = {"domain": setting.domain, "variant": setting.variant, "n": len(posts),
                   "top1": float(np.mean(correct)), "threshold": threshold,

@@ -4,6 +4,7 @@ need is in no catalogue; example posts; evidence."""
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 
@@ -11,7 +12,7 @@ from intentflow.e5 import load_e5
 from intentflow.embedding import USE_MULTILINGUAL, load_embedder
 from intentflow.nlp.linguistics import Linguistics
 from services.match.matching.profiles import profile_indexes, vetoed
-from services.match.training.variants import load_domains, render
+from services.match.training.variants import load_domains, main, render
 
 
 @pytest.fixture(scope="module")
@@ -121,9 +122,6 @@ def test_pasted_examples_teach_a_profile(embedder, reranker, domains):
 
 def test_a_catalogue_file_can_mix_variants_and_pick_domains(tmp_path):
     """The issue's own shape of catalogue: English products with keywords, English vacancies without."""
-    import json
-
-    from services.match.training.variants import main
     out = tmp_path / "catalogue.json"
     assert main(["--variant", "en", "--vacancy-variant", "en-nokw", "--domain", "tech", "--domain", "office",
                  "--out", str(out)]) == 0
