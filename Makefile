@@ -47,7 +47,7 @@ demo: setup ## Push the shipped sample through the embedded stack and print lead
 	$(VENV)/bin/intentflow demo
 
 test: setup ## Run the test suite (unit + integration on the real broker, PostgreSQL and gRPC)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=25
 
 bench: setup ## Benchmarks (QUICK=1 for a short run); writes bench/results/latest.json
 	$(VENV)/bin/intentflow bench $(if $(QUICK),--quick,)

@@ -15,6 +15,7 @@ import random
 import signal
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
@@ -33,13 +34,11 @@ from tests.integration.helpers import (
     eventually,
     health_status,
     kayak_product,
-    local_s3,
     produce_json,
     read_from,
     unique,
 )
-from tools.broker import EmbeddedBroker
-from tools.cli.stack import stage_lags, wait_drained
+from tools.broker import EmbeddedBroker, local_s3
 from tools.stack import LocalStack, wait_serving
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,6 +46,10 @@ STREAM_POSTS = 20_000
 LEAD_POSTS = 1_000           # known purchase posts about kayaks, each from its own author; the rest is chatter
 CHUNKS = 10                  # the stream is produced in chunks, with a fault after some of them
 FAULTS = {1: topology.INGEST, 3: topology.CLASSIFY, 5: topology.MATCH, 7: "broker"}  # chunk index -> fault
+SETTLE_S = 2400              # the longest the stream may take to settle; a machine at a third of its speed took 20 min
+STALL_S = 300                # no lead stored for this long: the missing ones are not coming (a batch of classify
+                             # took over a minute at a third of the speed)
+QUIET_S = 30                 # no lead stored for this long after the expected ones: the rest of the stream is done
 
 
 def chatter(count: int) -> list[dict]:
@@ -174,47 +177,47 @@ def hops_of(kafka: KafkaSettings, post_ids: set[str]) -> dict[str, dict[str, str
         committed = {tp.partition: (probe.committed(tp), ends[tp]) for tp in tps}
         probe.close(autocommit=False)
         for hops in found.values():
-            hops[f"{service} committed/end"] = str(committed)
+            hops[f"{service} committed/listed end"] = str(committed)  # listed ends run low here
     return found
 
 
 def settled(match, kafka: KafkaSettings, product_id: str, expected: set[str]) -> tuple[list, list]:
-    """The leads in the store and on the leads topic once every expected post has its lead, the pipeline is
-    drained and every stored lead is published; as they are when that does not happen in time."""
+    """The leads in the store and on the leads topic once every expected post has its lead, the store has
+    stopped growing and every stored lead is published; as they are when that does not happen in time.
+
+    Progress is judged by the store, not by consumer lags: the embedded broker reports end offsets too low
+    (tools/broker.py), so a lag of 0 can come while a stage still has work."""
     stored, published = [], []
-    checks: list[tuple[bool, int]] = []  # (pipeline drained, leads stored) at each check
+    growth: list[tuple[float, int]] = [(time.monotonic(), 0)]  # (when, leads stored) at each change
+
+    def check(done) -> Callable[[], bool]:
+        def checked() -> bool:
+            stored[:] = all_leads(match)
+            if len(stored) != growth[-1][1]:
+                growth.append((time.monotonic(), len(stored)))
+            return done() or time.monotonic() - growth[-1][0] > STALL_S
+        return checked
 
     def expected_stored() -> bool:
-        stored[:] = all_leads(match)
         return expected <= {lead.post.id for lead in stored if lead.product_id == product_id}
 
-    def expected_stored_or_stuck() -> bool:
-        """A lead not stored once every stage has committed its input and the store has not changed for a
-        minute never will be: no need to wait out the timeout. (Not drained alone: tansu's end offsets lag
-        behind what it acknowledged, so a lag of 0 can come early.)"""
-        if expected_stored():
-            return True
-        checks.append((sum(stage_lags(kafka).values()) == 0, len(stored)))
-        return len(checks) >= 12 and len(set(checks[-12:])) == 1 and checks[-1][0]
+    def no_longer_growing() -> bool:
+        return time.monotonic() - growth[-1][0] > QUIET_S
 
     def stored_published() -> bool:
         published[:] = leads_on_topic(kafka)
         return {lead.lead_id for lead in published} >= {lead.lead_id for lead in stored}
     try:
-        eventually(expected_stored_or_stuck, timeout_s=900, interval_s=5)
-        wait_drained(kafka, timeout_s=300)
-        expected_stored()
-        eventually(stored_published, timeout_s=120, interval_s=5)
+        eventually(check(expected_stored), timeout_s=SETTLE_S, interval_s=5)
+        eventually(check(no_longer_growing), timeout_s=SETTLE_S, interval_s=5)
+        eventually(stored_published, timeout_s=600, interval_s=5)
     except (AssertionError, TimeoutError):
         pass  # the caller's figures say what is missing
     return stored, published
 
 
-# A hang guard, not a speed target: 7.6 min on a quiet 2-core machine, about twice that when it is slow.
-@pytest.mark.timeout(2700)
-@pytest.mark.xfail(strict=False, reason="2026-12-07, machine at half speed: posts lost after the broker restart; "
-                   "committed offsets of posts.raw/posts.clean above the topics' end offsets, so the embedded "
-                   "broker's S3 log lost acknowledged records or a stage committed ahead; under investigation")
+# A hang guard, not a speed target: 6-8 min on a quiet 2-core machine, 26 min with two busy loops beside it.
+@pytest.mark.timeout(3600)
 def test_a_20000_post_stream_survives_a_kill_of_each_service_and_a_broker_restart(tmp_path):
     posts = chatter(STREAM_POSTS - LEAD_POSTS) + lead_posts(LEAD_POSTS)
     random.Random(15).shuffle(posts)
