@@ -29,6 +29,8 @@ import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
+from intentflow.kafka_io import make_consumer
+
 log = logging.getLogger(__name__)
 PR_SET_PDEATHSIG = 1
 
@@ -120,6 +122,33 @@ class EmbeddedBroker:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def read_from(kafka, start: dict, idle_s: float = 3.0, stall_s: float = 120.0) -> list:
+    """Every record from the offsets in `start` (TopicPartition -> offset) on: until each partition is read up
+    to the high watermark its fetch responses report and none came for `idle_s`, or none came for `stall_s`.
+
+    Not until quiet alone: a loaded broker can take longer than `idle_s` to answer a fetch. Not up to the end
+    offsets of ListOffsets either: the embedded broker reports them too low (tools/broker.py)."""
+    consumer = make_consumer(kafka, None)
+    consumer.assign(list(start))
+    for tp, offset in start.items():
+        consumer.seek(tp, offset)
+    records, quiet_since = [], time.monotonic()
+
+    def caught_up() -> bool:
+        return all(consumer.highwater(tp) is not None and consumer.position(tp) >= consumer.highwater(tp)
+                   for tp in start)
+    while True:
+        polled = consumer.poll(timeout_ms=300)
+        for batch in polled.values():
+            records += batch
+            quiet_since = time.monotonic()
+        quiet_s = time.monotonic() - quiet_since
+        if (quiet_s >= idle_s and caught_up()) or quiet_s >= stall_s:
+            break
+    consumer.close()
+    return records
 
 
 @contextlib.contextmanager

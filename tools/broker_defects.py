@@ -26,7 +26,7 @@ from kafka.structs import TopicPartition
 
 from intentflow.kafka_io import ensure_topics, make_consumer, make_producer
 from intentflow.settings import KafkaSettings, from_env
-from tools.broker import EmbeddedBroker, free_port, local_s3
+from tools.broker import EmbeddedBroker, free_port, local_s3, read_from
 
 TOPIC = "defects"
 
@@ -67,20 +67,6 @@ def slow_batch_writes(upstream: str, delay_ms: float) -> tuple[str, ThreadingHTT
     return f"http://127.0.0.1:{server.server_address[1]}", server
 
 
-def tail(kafka: KafkaSettings, seen: set[bytes], stop: threading.Event) -> None:
-    consumer = make_consumer(kafka, None)
-    partition = TopicPartition(TOPIC, 0)
-    consumer.assign([partition])
-    consumer.seek(partition, 0)
-    quiet_polls = 0
-    while not stop.is_set() or quiet_polls < 20:
-        polled = consumer.poll(200)
-        quiet_polls = 0 if polled else quiet_polls + 1
-        for batch in polled.values():
-            seen.update(record.key for record in batch)
-    consumer.close()
-
-
 def write(kafka: KafkaSettings, writer: int, count: int) -> None:
     producer = make_producer(kafka, linger_ms=0)
     for n in range(count):
@@ -89,21 +75,6 @@ def write(kafka: KafkaSettings, writer: int, count: int) -> None:
             producer.flush()
     producer.flush()
     producer.close()
-
-
-def everything(kafka: KafkaSettings) -> list:
-    consumer = make_consumer(kafka, None)
-    partition = TopicPartition(TOPIC, 0)
-    consumer.assign([partition])
-    consumer.seek(partition, 0)
-    records, quiet_since = [], time.monotonic()
-    while time.monotonic() - quiet_since < 5:
-        for batch in consumer.poll(300).values():
-            records += batch
-            quiet_since = time.monotonic()
-    end = consumer.end_offsets([partition])[partition]
-    consumer.close()
-    return records, end
 
 
 def main() -> None:
@@ -119,9 +90,9 @@ def main() -> None:
         try:
             kafka = from_env(KafkaSettings, {"KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers})
             ensure_topics(kafka, {TOPIC: 1})
-            seen: set[bytes] = set()
-            stop = threading.Event()
-            tailing = threading.Thread(target=tail, args=(kafka, seen, stop))
+            partition = TopicPartition(TOPIC, 0)
+            tailed: list = []  # read while the writers write, from the start
+            tailing = threading.Thread(target=lambda: tailed.extend(read_from(kafka, {partition: 0}, idle_s=10)))
             tailing.start()
             writers = [threading.Thread(target=write, args=(kafka, w, args.records // args.writers))
                        for w in range(args.writers)]
@@ -129,13 +100,16 @@ def main() -> None:
                 thread.start()
             for thread in writers:
                 thread.join()
-            stop.set()
             tailing.join()
-            records, end = everything(kafka)
+            records = read_from(kafka, {partition: 0})
             on_topic = {record.key for record in records}
+            skipped = on_topic - {record.key for record in tailed}
+            probe = make_consumer(kafka, None)
+            listed_end = probe.end_offsets([partition])[partition]
+            probe.close()
             print(f"writers {args.writers}, batch writes delayed up to {args.write_delay_ms:.0f} ms: "
-                  f"{len(on_topic)} records on the topic, {len(on_topic - seen)} skipped by the tailing consumer")
-            print(f"end offset by ListOffsets {end}; offset after the last record {records[-1].offset + 1}")
+                  f"{len(on_topic)} records on the topic, {len(skipped)} skipped by the tailing consumer")
+            print(f"end offset by ListOffsets {listed_end}; offset after the last record {records[-1].offset + 1}")
         finally:
             broker.stop()
             proxy.shutdown()

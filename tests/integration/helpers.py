@@ -86,33 +86,6 @@ def end_offsets(kafka, topic: str) -> dict:
     return ends
 
 
-def read_from(kafka, start: dict, idle_s: float = 3.0, stall_s: float = 120.0) -> list:
-    """Every record from the offsets in `start` (TopicPartition -> offset) on: until each partition is read up
-    to the high watermark its fetch responses report and none came for `idle_s`, or none came for `stall_s`.
-
-    Not until quiet alone: a loaded broker can take longer than `idle_s` to answer a fetch. Not up to the end
-    offsets of ListOffsets either: the embedded broker reports them too low (tools/broker.py)."""
-    consumer = make_consumer(kafka, None)
-    consumer.assign(list(start))
-    for tp, offset in start.items():
-        consumer.seek(tp, offset)
-    records, quiet_since = [], time.monotonic()
-
-    def caught_up() -> bool:
-        return all(consumer.highwater(tp) is not None and consumer.position(tp) >= consumer.highwater(tp)
-                   for tp in start)
-    while True:
-        polled = consumer.poll(timeout_ms=300)
-        for batch in polled.values():
-            records += batch
-            quiet_since = time.monotonic()
-        quiet_s = time.monotonic() - quiet_since
-        if (quiet_s >= idle_s and caught_up()) or quiet_s >= stall_s:
-            break
-    consumer.close()
-    return records
-
-
 KAYAK_POSTS = [
     "Посоветуйте надувной каяк для рыбалки на озере, бюджет до 40к, что взять?",
     "Хочу купить байдарку для сплавов вдвоем, какую модель посоветуете?",
@@ -148,7 +121,6 @@ def submit_kayak_leads(ingest, match, count: int, created: list[str]) -> tuple[s
         found = [lead for lead in all_leads(match) if lead.post.id in ids and lead.product_id == product.id]
         return found if len(found) >= count else None
     return product.id, eventually(matched, timeout_s=90)
-
 
 
 # -- malformed gRPC requests -------------------------------------------------------------------------------

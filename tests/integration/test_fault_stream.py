@@ -35,10 +35,9 @@ from tests.integration.helpers import (
     health_status,
     kayak_product,
     produce_json,
-    read_from,
     unique,
 )
-from tools.broker import EmbeddedBroker, local_s3
+from tools.broker import EmbeddedBroker, local_s3, read_from
 from tools.stack import LocalStack, wait_serving
 
 ROOT = Path(__file__).resolve().parents[2]

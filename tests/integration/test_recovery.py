@@ -8,7 +8,8 @@ from pathlib import Path
 from intentflow.kafka_io import consumer_lag
 from intentflow.v1 import match_pb2, profiles_pb2, signals_pb2
 from intentflow.wire import decode
-from tests.integration.helpers import all_leads, end_offsets, eventually, produce_json, read_from, unique
+from tests.integration.helpers import all_leads, end_offsets, eventually, produce_json, unique
+from tools.broker import read_from
 from tools.cli.stack import DEMO_POSTS, push_file, wait_drained
 from tools.stack import wait_serving
 

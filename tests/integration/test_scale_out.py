@@ -20,13 +20,13 @@ from tests.integration.helpers import (
     eventually,
     kayak_product,
     produce_json,
-    read_from,
     unique,
 )
 from tests.services.match.store.conftest import PG_URL, SKIP_PG
 from tools.bench.corpus import CorpusGenerator, load_real_stream, real_mix
 from tools.bench.pipeline import held_partitions, input_partitions, kafka_of, settled
 from tools.bench.probes import consumed, scrape, total
+from tools.broker import read_from
 from tools.cli.stack import wait_drained
 from tools.pgschema import fresh_schema
 from tools.stack import LocalStack, wait_serving
