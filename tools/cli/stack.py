@@ -123,7 +123,7 @@ def run(args) -> int:
     # (or a supervisor's SIGINT) a no-op; SIGTERM is turned into the same orderly stop.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    print("starting broker and services (models load in a few seconds)…", file=sys.stderr)
+    print("starting broker and services (loading the models takes about a minute on 2 cores)…", file=sys.stderr)
     try:
         stack.start()
         print(f"Kafka bootstrap     {stack.bootstrap_servers}")
@@ -146,8 +146,12 @@ def run(args) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        print("stopping…", file=sys.stderr)
-        codes = stack.stop()
+        print("stopping… (services drain their work; Ctrl-C again kills them at once)", file=sys.stderr)
+        try:
+            codes = stack.stop()
+        except KeyboardInterrupt:  # the children die with this process (die_with_parent): nothing lingers
+            print("killed before the services finished draining", file=sys.stderr)
+            return 130
     print(f"stopped: {codes}", file=sys.stderr)
     return 0 if all(c in (0, None) for c in codes.values()) else 1
 

@@ -32,10 +32,22 @@ def test_run_prints_endpoints_and_stops_cleanly_on_ctrl_c(tmp_path):
     assert f"127.0.0.1:{ports['MATCH_GRPC_PORT']}" in output, output + process.stderr.read()
     assert f"Kafka bootstrap     127.0.0.1:{ports['INTENTFLOW_EMBEDDED_KAFKA_PORT']}" in output
     process.send_signal(signal.SIGINT)
-    assert process.wait(60) == 0
+    stopping = time.monotonic()
+    try:
+        code = process.wait(60)  # services stop in parallel, each within its 30 s, then the broker within 10 s
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise AssertionError(f"still running 60 s after Ctrl-C\n{_log_tails(tmp_path / 'logs')}") from None
+    assert code == 0, _log_tails(tmp_path / "logs")
+    print(f"stopped {time.monotonic() - stopping:.1f} s after Ctrl-C")
     assert "'match': 0" in process.stderr.read()
     still_listening = [var for var, port in ports.items() if _listening(int(port))]
     assert not still_listening, f"something still serves {still_listening} after Ctrl-C"
+
+
+def _log_tails(logs, lines: int = 8) -> str:
+    return "\n".join(f"== {log.name}\n" + "\n".join(log.read_text("utf-8", "replace").splitlines()[-lines:])
+                     for log in sorted(logs.glob("*.log")))
 
 
 def _listening(port: int) -> bool:
