@@ -3,12 +3,10 @@ from __future__ import annotations
 
 import time
 
-from kafka.structs import TopicPartition
-
 from intentflow.kafka_io import make_consumer
 from intentflow.v1 import ingest_pb2, match_pb2, post_pb2, profiles_pb2, signals_pb2
 from intentflow.wire import decode
-from tests.integration.helpers import eventually, unique
+from tests.integration.helpers import end_offsets, eventually, unique
 
 COMPLAINTS = [
     ("ru", "В {name}е третий месяц задерживают зарплату, начальник орет, переработки никто не оплачивает"),
@@ -21,7 +19,7 @@ def test_complaints_link_to_employer_in_each_language_and_spike_alerts(stack, in
     employer_id = unique("emp")
     name = "Трансвектор"
     match.UpsertEmployer(profiles_pb2.EmployerProfile(id=employer_id, names=[name, "Transvector"]))
-    end_offsets = _end_offsets(kafka, kafka.topic_hr)
+    start = end_offsets(kafka, kafka.topic_hr)
     posts = []
     for n, (lang, text) in enumerate(COMPLAINTS):
         shown = "Transvector" if lang == "en" else name
@@ -32,7 +30,7 @@ def test_complaints_link_to_employer_in_each_language_and_spike_alerts(stack, in
         match.ListComplaints(match_pb2.ListComplaintsRequest(employer_id=employer_id)).complaints))
     assert {c.post.lang for c in complaints} == {"ru", "uk", "en"}
     assert all(any("employer" in e for e in c.evidence) for c in complaints)
-    alerts = _hr_signals(kafka, end_offsets, lambda s: s.HasField("alert") and s.alert.employer_id == employer_id)
+    alerts = _hr_signals(kafka, start, lambda s: s.HasField("alert") and s.alert.employer_id == employer_id)
     assert alerts and alerts[0].alert.recent_count >= 3
 
 
@@ -69,14 +67,6 @@ def test_recruiter_search_finds_job_seekers_by_meaning_with_filters(ingest, matc
     hits = search(query="ищу водителя фуры с категорией CE", location_words=[city])
     assert hits[0].candidate.post.id == ids[0]
     assert [h.candidate.post.id for h in search(query="водитель", location_words=[city], languages=["uk"])] == [ids[1]]
-
-
-def _end_offsets(kafka, topic):
-    consumer = make_consumer(kafka, None)
-    tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
-    ends = consumer.end_offsets(tps)
-    consumer.close()
-    return ends
 
 
 def _hr_signals(kafka, start_offsets, wanted, timeout_s=60):

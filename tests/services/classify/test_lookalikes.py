@@ -87,6 +87,11 @@ LOOKALIKES = {
         "uk": ["Як відповідати на питання про очікувану зарплату на співбесіді: поради від рекрутерки з досвідом"],
         "en": ["Tip for job hunters: tailor the first three lines of your resume to each posting, recruiters skim"],
     },
+    "labour_talk": {
+        "ru": ["@user, по закону отпускные должны перечислить за три дня до начала отпуска, у нас так и делают"],
+        "uk": ["Ставка в нас погодинна, вихідні оплачуються у півтора раза, все чесно. Хто питав про графік — 3/3"],
+        "en": ["PSA: in most states your final paycheck is due within a few days of your last shift, check your state"],
+    },
 }
 
 POSITIVES = {
@@ -122,7 +127,7 @@ def test_lookalike_not_flagged(classifier, kind: str, lang: str, text: str) -> N
 def test_every_kind_and_language_covered() -> None:
     assert set(LOOKALIKES) == {"seller_ad", "happy_customer", "review", "giveaway", "idiom", "hiring", "just_hired",
                                "work_question", "customer_complaint", "venting", "news", "job_scam",
-                               "employer_news", "career_advice"}
+                               "employer_news", "career_advice", "labour_talk"}
     assert all(set(by_lang) == {"ru", "uk", "en"} for by_lang in LOOKALIKES.values())
 
 
