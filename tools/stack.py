@@ -218,11 +218,10 @@ class LocalStack:
     def stop(self, timeout_s: float = 30) -> dict[str, int | None]:
         """SIGTERM every service at once, then wait for each: they drain in parallel, so stopping takes the
         slowest service's drain (at most `timeout_s`, then it is killed), not the sum of all of them."""
-        services = list(reversed(list(self.ports)))
-        for service in services:
+        for service in self.ports:
             self._signal(service, signal.SIGTERM)
         deadline = time.monotonic() + timeout_s
-        codes = {service: self._await_exit(service, max(0.0, deadline - time.monotonic())) for service in services}
+        codes = {service: self._await_exit(service, max(0.0, deadline - time.monotonic())) for service in self.ports}
         if self.broker:
             self.broker.stop()
         return codes
