@@ -17,7 +17,8 @@ Held-out figures (printed, and in scorer.json notes): for each catalogue (domain
 fitted on the catalogues of the OTHER domains in the OTHER variants only, its threshold chosen on those,
 and top-1 is measured on (d, v): whole domains and whole variants are unseen. The shipped model is then
 fitted on everything. data/match/dev.jsonl is never read here: it is what `intentflow eval match` reports on.
-Deterministic. `--check` fits and compares with the stored scorer.json instead of writing it.
+Deterministic on one machine. `--check` fits and compares decisions with the stored scorer.json (same_fit)
+instead of writing it.
 Embeddings are cached in var/cache/match_embeddings_*.npz, so a second run skips the encoders.
 """
 from __future__ import annotations
@@ -103,13 +104,18 @@ def setting_rows(all_settings: list[Setting], embedder, reranker, linguistics) -
     return Rows(np.vstack(xs), np.array(ys), np.array(posts), ids, gold, np.array(setting_of), langs)
 
 
+def top_rows(rows: Rows, scores: np.ndarray) -> np.ndarray:
+    """The best-scoring candidate row of each post that has candidates."""
+    order = np.lexsort((-scores, rows.post))
+    return order[np.r_[True, rows.post[order][1:] != rows.post[order][:-1]]] if len(order) else order
+
+
 def picks(rows: Rows, scores: np.ndarray, posts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For each post number in `posts`: its best score (-inf without candidates) and whether that row
     is the gold profile."""
     best = np.full(len(rows.gold), -np.inf)
     right = np.zeros(len(rows.gold), dtype=bool)
-    order = np.lexsort((-scores, rows.post))
-    first = order[np.r_[True, rows.post[order][1:] != rows.post[order][:-1]]] if len(order) else order
+    first = top_rows(rows, scores)
     best[rows.post[first]] = scores[first]
     right[rows.post[first]] = rows.y[first] == 1
     return best[posts], right[posts]
@@ -271,21 +277,45 @@ def fit_fallback(rows: Rows) -> Scorer:
     model = _Model(use_rows.x, use_rows.y, weights=row_weights(rows))
     threshold, top1 = choose_threshold(use_rows, model.predict(use_rows.x), np.arange(len(rows.gold)))
     return Scorer(tuple(float(w) for w in model.weights), model.bias, float(threshold),
-                  {"C": C, "fit_top1": round(top1, 4), "reranker": False})
+                  {"C": C, "fit_top1": round(top1, 4), "reranker": False, "posts": len(rows.gold),
+                   "candidate_rows": len(rows.y)})
 
 
-def _same_fit(stored: dict, fresh: dict, tolerance: float = 1e-3) -> bool:
-    """Same thresholds and features, weights equal to `tolerance` (BLAS thread counts move the last digits
-    of the embeddings, and so of the fitted weights)."""
+def decisions(rows: Rows, entry: dict) -> list[str | None]:
+    """Per (catalogue, post): the profile a scorer.json entry matches, or None when nothing passes."""
+    scores = rows.x @ np.asarray(entry["weights"]) + entry["bias"]
+    scores = 1.0 / (1.0 + np.exp(-scores))
+    chosen: list[str | None] = [None] * len(rows.gold)
+    for row in top_rows(rows, scores):
+        if scores[row] >= entry["threshold"]:
+            chosen[rows.post[row]] = rows.ids[row]
+    return chosen
+
+
+def same_fit(stored: dict, fresh: dict, rows_by_kind: dict[str, Rows], min_agreement: float = 0.99) -> list[str]:
+    """What makes the stored scorer differ from a fresh fit, or [] when it is the same fit.
+
+    The same fit means: the same features and training set (post and candidate counts) and the same match
+    decision on at least `min_agreement` of the training (catalogue, post) pairs. Weights are not compared:
+    another kind of CPU moves the embeddings' last digits, and the collinear e5 features turn that into
+    weight shifts of up to 1.0 that change almost no decision."""
     if stored.keys() != fresh.keys():
-        return False
+        return [f"kinds {sorted(stored)} != {sorted(fresh)}"]
+    problems = []
     for kind, entry in fresh.items():
         old = stored[kind]
-        if (old["features"], old["threshold"]) != (entry["features"], entry["threshold"]):
-            return False
-        if not np.allclose(old["weights"] + [old["bias"]], entry["weights"] + [entry["bias"]], atol=tolerance):
-            return False
-    return True
+        if old["features"] != entry["features"]:
+            problems.append(f"{kind}: features differ")
+            continue
+        counts = [(old["notes"].get(k), entry["notes"].get(k)) for k in ("posts", "candidate_rows")]
+        if any(a != b for a, b in counts):
+            problems.append(f"{kind}: trained on other data (posts, candidate rows) {counts}")
+            continue
+        rows = rows_by_kind[kind]
+        agreement = float(np.mean([a == b for a, b in zip(decisions(rows, old), decisions(rows, entry))]))
+        if agreement < min_agreement:
+            problems.append(f"{kind}: same decision on {agreement:.4f} of the training pairs (< {min_agreement})")
+    return problems
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -312,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     legacy, new = load_posts(paths)
     print(f"{len(legacy)} + {len(new)} labelled posts, {len(domains)} profiles in {len(VARIANTS)} variants",
           file=sys.stderr)
-    fitted, report = {}, {}
+    fitted, report, rows_by_kind = {}, {}, {}
     for kind in KINDS:
         all_settings = settings(kind, domains, legacy, new)
         rows = setting_rows(all_settings, embedder, reranker, linguistics)
@@ -326,15 +356,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{kind}: " + json.dumps({k: v for k, v in fitted[kind]["notes"].items() if k.startswith("heldout")}),
               file=sys.stderr)
         fitted[f"{kind}@use"] = fit_fallback(rows).to_json()
+        rows_by_kind[kind], rows_by_kind[f"{kind}@use"] = rows, without_reranker(rows)
     if args.report:
         with open(args.report, "w", encoding="utf-8") as fh:
             json.dump(report, fh, indent=1)
     text = json.dumps(fitted, ensure_ascii=False, indent=1) + "\n"
     if args.check:
         with open(args.out, encoding="utf-8") as fh:
-            same = _same_fit(json.load(fh), fitted)
-        print("scorer.json is up to date" if same else "scorer.json differs from a fresh fit", file=sys.stderr)
-        return 0 if same else 1
+            problems = same_fit(json.load(fh), fitted, rows_by_kind)
+        for problem in problems:
+            print(f"scorer.json differs from a fresh fit: {problem}", file=sys.stderr)
+        if not problems:
+            print("scorer.json is up to date (same decisions on the training pairs)", file=sys.stderr)
+        return 1 if problems else 0
     with open(args.out, "w", encoding="utf-8") as fh:
         fh.write(text)
     print(f"wrote {args.out}", file=sys.stderr)
