@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from functools import cache
+from functools import cache, lru_cache
 
 import pymorphy3
 
@@ -30,14 +30,28 @@ def morph_analyzer(lang: str) -> pymorphy3.MorphAnalyzer:
     return pymorphy3.MorphAnalyzer(lang=lang)
 
 
+# Words of the last few batches: a batch of 256 posts holds a few thousand distinct words.
+PARSE_CACHE_SIZE = 20_000
+
+
+@cache
+def word_parses(lang: str) -> Callable[[str], tuple[pymorphy3.analyzer.Parse, ...]]:
+    """pymorphy3's parses of a lowercase word, remembered for recent words. The lemmatizer and the
+    classifier's verb cues both read a new word's parses, and parsing is most of what a word costs on
+    first sight (a real stream keeps bringing new words)."""
+    morph = morph_analyzer(lang)
+    return lru_cache(maxsize=PARSE_CACHE_SIZE)(lambda word: tuple(morph.parse(word)))
+
+
 def slavic_lemmatizer(lang: str) -> Callable[[str], str]:
     morph = morph_analyzer(lang)
+    parse = word_parses(lang)
 
     def lemma(word: str) -> str:
         # Latin words in a ru/uk post (transliteration, brands), numbers and emoji.
         if not _CYRILLIC_RE.search(word):
             return word
-        parses = morph.parse(word)
+        parses = parse(word)
         if not parses:
             return word
         top = parses[0].score

@@ -15,10 +15,15 @@ chatter), so it can afford a stronger encoder for them, multilingual-e5-small (i
 slower than USE). Its vectors join the design at SECOND_VIEW_WEIGHT; they separate a real request from
 the question-shaped chatter of a source the gate never saw better than USE and n-grams alone (held-out
 figures in the README). A gate trained without it (weight 0) needs no e5 model.
+
+Screen: e5 costs more per flagged post than the whole rest of classify, so a gate with the e5 view also
+carries the same gate without it (`screen_*`). A verdict whose screen probability is below its signal's
+bound is chatter without asking e5; the bound keeps SCREEN_RECALL of the positives the full gate accepts
+out of fold (training/gate.py), so e5 embeds only the flagged posts the cheap view cannot rule out.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -92,13 +97,23 @@ class StreamGate:
     thresholds: dict[str, dict[str, float]]  # signal -> language -> threshold on the gate probability
     report: dict = field(default_factory=dict)
     second_view_weight: float = 0.0     # 0: a gate without the e5 view
+    screen_weights: np.ndarray | None = None  # (design dim without the view, signals): the gate without e5
+    screen_bias: np.ndarray | None = None
+    screen_bounds: np.ndarray | None = None   # (signals,) screen probability below which a verdict is chatter
 
     def probabilities(self, features: Features, second_view: np.ndarray | None = None) -> np.ndarray:
         if not len(features):
             return np.zeros((0, len(SIGNALS)))
         x = gate_design(features, second_view, self.second_view_weight)
-        z = np.asarray(x @ self.weights, dtype=np.float64) + self.bias
-        return 1.0 / (1.0 + np.exp(-z))
+        return _logistic(x, self.weights, self.bias)
+
+    def screen(self, features: Features) -> tuple[np.ndarray, np.ndarray] | None:
+        """(probabilities, passes) of the screen, (n, signals) each; None for a gate without one. A verdict
+        that does not pass is chatter whatever the e5 view would say."""
+        if self.screen_weights is None or not len(features):
+            return None
+        probs = _logistic(gate_design(features), self.screen_weights, self.screen_bias)
+        return probs, probs >= self.screen_bounds
 
     def threshold_matrix(self, langs: list[str]) -> np.ndarray:
         """(n, signals) thresholds for posts in `langs`."""
@@ -109,15 +124,24 @@ class StreamGate:
         for (signal, lang), value in sorted(points.items(), key=lambda item: item[0][1] != "*"):
             for target in (GATE_LANGUAGES if lang == "*" else (lang,)):
                 thresholds[signal][target] = value
-        return StreamGate(self.weights, self.bias, thresholds, self.report, self.second_view_weight)
+        return replace(self, thresholds=thresholds)
 
     def save(self, path: str | Path) -> None:
-        save_artifact(path, {"weights": self.weights.astype(np.float32), "bias": self.bias.astype(np.float64)},
-                      {"thresholds": self.thresholds, "report": self.report,
-                       "second_view_weight": self.second_view_weight})
+        arrays = {"weights": self.weights.astype(np.float32), "bias": self.bias.astype(np.float64)}
+        if self.screen_weights is not None:
+            arrays.update(screen_weights=self.screen_weights.astype(np.float32),
+                          screen_bias=self.screen_bias.astype(np.float64),
+                          screen_bounds=self.screen_bounds.astype(np.float64))
+        save_artifact(path, arrays, {"thresholds": self.thresholds, "report": self.report,
+                                     "second_view_weight": self.second_view_weight})
 
     @classmethod
     def load(cls, path: str | Path) -> StreamGate:
         arrays, meta = load_artifact(path, "stream gate")
+        screen = [arrays[k] if k in arrays else None for k in ("screen_weights", "screen_bias", "screen_bounds")]
         return cls(arrays["weights"], arrays["bias"], meta["thresholds"], meta.get("report", {}),
-                   meta.get("second_view_weight", 0.0))
+                   meta.get("second_view_weight", 0.0), *screen)
+
+
+def _logistic(x, weights: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-(np.asarray(x @ weights, dtype=np.float64) + bias)))

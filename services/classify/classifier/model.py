@@ -258,12 +258,17 @@ class SignalClassifier:
         positive = probs >= self.thresholds
         if self.gate is None:
             return Decision(positive, probs)
+        screen = self.gate.screen(features)
+        asked = positive if screen is None else positive & screen[1]
         view = None
         if self.gate.second_view_weight:
-            view = second_view(self.second_encoder, features.texts, positive.any(axis=1))
+            view = second_view(self.second_encoder, features.texts, asked.any(axis=1))
         gate = self.gate.probabilities(features, view)
         thresholds = self.gate.threshold_matrix(features.langs)
-        return Decision(positive & (gate >= thresholds), np.sqrt(probs * gate), positive, gate, thresholds, view)
+        if screen is not None:   # a verdict the screen turned down is judged by the screen's own opinion
+            gate = np.where(screen[1], gate, screen[0])
+            thresholds = np.where(screen[1], thresholds, self.gate.screen_bounds)
+        return Decision(asked & (gate >= thresholds), np.sqrt(probs * gate), positive, gate, thresholds, view)
 
     def classify(self, inputs: list[ClassifyInput], embeddings: np.ndarray | None = None) -> list[Result]:
         if not inputs:

@@ -185,8 +185,8 @@ _CYRILLIC_WORD = re.compile(r"^[\u0400-\u04ff'ʼ’-]{2,}$")
 def _verb_cues(lang: str, word: str) -> tuple[int, ...]:
     if not _CYRILLIC_WORD.match(word):
         return _NO_CUES
-    from intentflow.nlp.lemmas import morph_analyzer
-    parses = morph_analyzer(lang).parse(word)
+    from intentflow.nlp.lemmas import word_parses
+    parses = word_parses(lang)(word)
     tag = parses[0].tag if parses else None
     if tag is None or tag.POS != "VERB":
         return _NO_CUES

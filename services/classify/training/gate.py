@@ -11,6 +11,10 @@ a whole corpus file is held out together), decide per signal and language the th
 recall whose precision, expected on a stream where PREVALENCE of posts are signals, reaches MIN_PRECISION:
 recall on the positives, and the share of held-out real chatter that the classifier AND the gate would
 flag. The dev split is never read here.
+
+Screen (a gate with the e5 view only): the same gate without the view is fitted alongside, and per signal
+its bound is the highest that keeps SCREEN_RECALL of the positives the full gate accepts out of fold at its
+operating points, so e5 need not embed the flagged posts the cheap view already rules out.
 """
 from __future__ import annotations
 
@@ -48,6 +52,7 @@ FOLDS = 5
 MIN_POSITIVES_PER_LANGUAGE = 15
 WEIGHT = {"written": 1.0, "real": 1.0, "hand": 3.0, "feedback": 10.0}
 THRESHOLDS = np.round(np.arange(0.30, 0.996, 0.005), 3)
+SCREEN_RECALL = 0.99
 
 
 @dataclass
@@ -153,9 +158,47 @@ def train_gate(builder: FeatureBuilder, rows: GateRows, base_positive_of, feats:
                 background = rows.real & (labels.sum(axis=1) == 0)
             thresholds[signal][lang], report["operating_points"][f"{signal}.{lang}"] = operating_point(
                 oof[:, k], positive, background, base[:, k])
+    weights, bias = _fit_all(x, labels, rows, consulted)
+    gate = StreamGate(weights, bias, thresholds, report, weight)
+    if not weight:
+        return gate
+    cheap = gate_design(feats)
+    accepted = base & (oof >= np.array([[thresholds[s][lang] for s in SIGNALS] for lang in langs])) & (labels == 1)
+    bounds, report["screen"] = screen_bounds(out_of_fold(cheap, labels, rows, consulted), accepted, base,
+                                             rows.real & (labels.sum(axis=1) == 0))
+    gate.screen_weights, gate.screen_bias = _fit_all(cheap, labels, rows, consulted)
+    gate.screen_bounds = bounds
+    return gate
+
+
+def _fit_all(x, labels: np.ndarray, rows: GateRows, consulted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(design dim, signals) weights and (signals,) biases of a gate fitted on the consulted rows."""
     weights = np.zeros((x.shape[1], len(SIGNALS)), dtype=np.float32)
     bias = np.zeros(len(SIGNALS))
     for k in range(len(SIGNALS)):
         model = _fit(x[consulted], labels[consulted, k], rows.weights[consulted])
         weights[:, k], bias[k] = model.coef_[0], model.intercept_[0]
-    return StreamGate(weights, bias, thresholds, report, weight)
+    return weights, bias
+
+
+def screen_bounds(oof_screen: np.ndarray, accepted: np.ndarray, base: np.ndarray,
+                  background: np.ndarray) -> tuple[np.ndarray, dict]:
+    """Per signal, the highest screen bound that keeps SCREEN_RECALL of the `accepted` rows (positives the
+    full gate lets through out of fold), and what it spares: the share of the classifier's flags on the
+    real background that the screen rules out, so e5 is not asked about them."""
+    bounds = np.zeros(len(SIGNALS))
+    report: dict = {"recall_kept": {}, "flags_ruled_out": {}}
+    for k, signal in enumerate(SIGNALS):
+        kept = np.sort(oof_screen[accepted[:, k], k])
+        if len(kept):
+            bounds[k] = kept[int(np.floor((1 - SCREEN_RECALL) * len(kept)))]
+        report["recall_kept"][signal] = round(float(np.mean(kept >= bounds[k])) if len(kept) else 1.0, 4)
+        flags = base[:, k] & background
+        report["flags_ruled_out"][signal] = round(float(np.mean(oof_screen[flags, k] < bounds[k])), 4) \
+            if flags.any() else 0.0
+    flagged = base.any(axis=1) & background
+    asked = (base & (oof_screen >= bounds)).any(axis=1) & background
+    report["background_posts_flagged"] = int(flagged.sum())
+    report["e5_asked_share"] = round(float(asked.sum() / max(flagged.sum(), 1)), 4)
+    report["bounds"] = {s: round(float(b), 4) for s, b in zip(SIGNALS, bounds)}
+    return bounds, report

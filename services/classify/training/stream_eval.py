@@ -103,8 +103,12 @@ def evaluate_stream(classifier: SignalClassifier, written: Sequence[str], train_
         gated.thresholds = classifier.thresholds
         decision = gated.decide(sub, base_probs[idx])
         positive, score = decision.positive, decision.probability
+        chatter_rows = labels[idx].sum(axis=1) == 0
+        asked = decision.second_view.any(axis=1) if decision.second_view is not None else np.zeros(len(idx), bool)
         results[stream.source] = {"lang": stream.lang, "rows": idx, "size": len(stream.rows) - len(stream.injected),
                                   "injected": len(stream.injected),
+                                  "e5": (int((decision.classifier_positive.any(axis=1) & chatter_rows).sum()),
+                                         int((asked & chatter_rows).sum()), int(chatter_rows.sum())),
                                   "gate": Scored(positive, score),
                                   "no_gate": Scored(base_positive[idx], base_probs[idx])}
     report = _report(results, labels, out)
@@ -187,7 +191,23 @@ def _report(results: dict, labels: np.ndarray, out: TextIO) -> dict:
         report["sources"][source] = _rows(source, r["lang"], [r], labels, out)
     for lang, names in sorted(by_lang.items()):
         report["languages"][lang] = _rows(f"all {lang}", lang, [results[n] for n in names], labels, out)
+    report["e5_view"] = _e5_view(results, out)
     return report
+
+
+def _e5_view(results: dict, out: TextIO) -> dict:
+    """Per stream: chatter posts the classifier flags, and how many of those the gate's screen let through to
+    e5 (the cost the screen spares; services/classify/classifier/gate.py)."""
+    print("\n| stream | chatter posts | flagged by the classifier | of those, embedded with e5 |", file=out)
+    print("| --- | ---: | ---: | ---: |", file=out)
+    counts = {source: r["e5"] for source, r in results.items()}
+    counts["all"] = tuple(sum(c[i] for c in counts.values()) for i in range(3))
+    figures = {}
+    for source, (flagged, asked, posts) in counts.items():
+        figures[source] = {"chatter": posts, "flagged": flagged, "embedded": asked}
+        print(f"| {source} | {posts} | {flagged} ({flagged / max(posts, 1):.2%}) | {asked} "
+              f"({asked / max(flagged, 1):.0%}) |", file=out)
+    return figures
 
 
 def _rows(name: str, lang: str, parts: list[dict], labels: np.ndarray, out: TextIO) -> dict:

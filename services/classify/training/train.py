@@ -239,6 +239,10 @@ def train_all(paths: Sequence[str] | None = None, out: str | None = None,
     for name, point in gate.report["operating_points"].items():
         print(f"gate {name} threshold={gate.thresholds[name.split('.')[0]][name.split('.')[1]]:.3f} "
               f"oof_recall={point['recall']} oof_real_flag_rate={point['flag_rate']}")
+    if "screen" in gate.report:
+        screen = gate.report["screen"]
+        print(f"gate screen bounds={screen['bounds']} oof_recall_kept={screen['recall_kept']} "
+              f"e5_asked_share={screen['e5_asked_share']} (of {screen['background_posts_flagged']} flagged real posts)")
     print(f"gate rows={gate.report['rows']} real={gate.report['real_rows']} → {settings.gate_path}")
     prefilter = train_prefilter(rows)
     prefilter.save(settings.prefilter_path)

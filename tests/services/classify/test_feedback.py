@@ -34,7 +34,9 @@ def _gate_flags(gate, features, text: str) -> bool:
     feats = features.build([ClassifyInput(text)])
     k = SIGNALS.index(PURCHASE_INTENT)
     view = second_view(E5, feats.texts, np.ones(1, dtype=bool))
-    return bool(gate.probabilities(feats, view)[0, k] >= gate.threshold_matrix(feats.langs)[0, k])
+    screen = gate.screen(feats)   # as SignalClassifier.decide: the screen first, then the gate with e5
+    passes_screen = screen is None or bool(screen[1][0, k])
+    return passes_screen and bool(gate.probabilities(feats, view)[0, k] >= gate.threshold_matrix(feats.langs)[0, k])
 
 
 def test_a_corrected_false_alarm_is_no_longer_flagged_after_retraining(features, tmp_path):
@@ -47,6 +49,7 @@ def test_a_corrected_false_alarm_is_no_longer_flagged_after_retraining(features,
 
     before = train_gate(features, gate_rows([written], [chatter]), everyone_agrees, second_encoder=E5)
     assert before.second_view_weight > 0, "trained as `intentflow train` trains the shipped gate"
+    assert before.screen_bounds is not None and set(before.report["screen"]["bounds"]) == set(SIGNALS)
     flagged = [text for text in LOOKALIKES if _gate_flags(before, features, text)]
     assert flagged, "none of the look-alikes is flagged before feedback: the test would prove nothing"
     false_alarm = flagged[0]

@@ -7,7 +7,7 @@ import pytest
 from intentflow.signals import SIGNALS
 from services.classify.classifier.gate import StreamGate, gate_design, parse_operating_points
 from services.classify.classifier.model import SignalClassifier
-from services.classify.training.gate import operating_point
+from services.classify.training.gate import SCREEN_RECALL, operating_point, screen_bounds
 
 
 def test_operating_points_parse_per_signal_and_language():
@@ -135,3 +135,57 @@ def test_a_gate_with_the_e5_view_embeds_only_the_posts_the_classifier_flags(clas
     decision = SignalClassifier(features, classifier.model, None, gate, encoder).decide(feats, probs)
     assert encoder.asked == [texts[0]]
     assert decision.second_view[1].tolist() == [0.0] * 384 and abs(np.linalg.norm(decision.second_view[0]) - 1) < 1e-5
+
+
+def test_screen_bound_keeps_the_accepted_positives_and_rules_out_flagged_chatter():
+    rng = np.random.default_rng(3)
+    n_pos, n_bg = 300, 3000
+    screen = np.zeros((n_pos + n_bg, len(SIGNALS)))
+    screen[:n_pos] = rng.uniform(0.4, 1.0, (n_pos, len(SIGNALS)))
+    screen[n_pos:] = rng.uniform(0.0, 0.6, (n_bg, len(SIGNALS)))
+    accepted = np.zeros_like(screen, dtype=bool)
+    accepted[:n_pos] = True
+    base = np.ones_like(accepted)
+    background = np.arange(n_pos + n_bg) >= n_pos
+    bounds, report = screen_bounds(screen, accepted, base, background)
+    for k, signal in enumerate(SIGNALS):
+        assert np.mean(screen[:n_pos, k] >= bounds[k]) >= SCREEN_RECALL
+        assert report["recall_kept"][signal] >= SCREEN_RECALL
+        assert bounds[k] > 0.4   # as high as the positives allow, so it rules out chatter below them
+        assert report["flags_ruled_out"][signal] > 0.5
+    assert 0 < report["e5_asked_share"] < 1
+
+
+def _screened(features, feats, screen_bias: float) -> tuple[StreamGate, int]:
+    dim = gate_design(feats, np.zeros((len(feats), 384), np.float32), 1.0).shape[1]
+    gate = StreamGate(np.zeros((dim, len(SIGNALS)), np.float32), np.full(len(SIGNALS), 10.0),
+                      {s: {"ru": 0.5, "uk": 0.5, "en": 0.5} for s in SIGNALS}, second_view_weight=1.0)
+    cheap_dim = gate_design(feats).shape[1]
+    gate.screen_weights = np.zeros((cheap_dim, len(SIGNALS)), np.float32)
+    gate.screen_bias, gate.screen_bounds = np.full(len(SIGNALS), screen_bias), np.full(len(SIGNALS), 0.5)
+    return gate, dim
+
+
+def test_a_verdict_the_screen_rules_out_never_reaches_e5(classifier, features, tmp_path):
+    from services.classify.classifier.features import ClassifyInput
+    inputs = [ClassifyInput("Подскажите хороший ноутбук для учёбы до 50к, что купить?")]
+    feats = features.build(inputs)
+    probs = classifier.scores(feats)[0]
+    assert classifier.decide(feats, probs).positive.any(), "the classifier should flag the request"
+    encoder = _CountingEncoder()
+    # A screen that says yes: e5 is asked and the gate (yes to everything) keeps the classifier's verdicts.
+    gate, _ = _screened(features, feats, screen_bias=10.0)
+    kept = SignalClassifier(features, classifier.model, None, gate, encoder).decide(feats, probs)
+    assert encoder.asked == [inputs[0].text]
+    assert np.array_equal(kept.positive, classifier.decide(feats, probs).positive)
+    # A screen that says no: chatter without asking e5, judged against the screen's bound.
+    gate, _ = _screened(features, feats, screen_bias=-10.0)
+    encoder.asked = []
+    dropped = SignalClassifier(features, classifier.model, None, gate, encoder).decide(feats, probs)
+    assert encoder.asked == [] and not dropped.positive.any()
+    assert (dropped.gate_thresholds == 0.5).all() and (dropped.gate < 0.5).all()
+    # and the screen survives a save and load, and a change of operating points
+    gate.save(tmp_path / "gate.npz")
+    loaded = StreamGate.load(tmp_path / "gate.npz").with_operating_points({("job_seeking", "*"): 0.9})
+    assert np.array_equal(loaded.screen_weights, gate.screen_weights)
+    assert loaded.screen_bounds.tolist() == gate.screen_bounds.tolist() and loaded.screen_bias.tolist() == [-10.0] * 3

@@ -50,3 +50,17 @@ def test_person_cues(rules) -> None:
     assert first[names.index("morph:verb_1sg")] > 0 and first[names.index("morph:verb_1pl")] == 0
     assert plural[names.index("morph:verb_1pl")] > 0
     assert len(names) == rules.n_features and names[-len(MORPH_CUES):] == [f"morph:{c}" for c in MORPH_CUES]
+
+
+def test_verb_cues_reuse_the_lemmatizers_parse_of_a_new_word(rules) -> None:
+    """A word seen for the first time is parsed by pymorphy3 once, for its lemma, and the verb cues read
+    that parse (intentflow.nlp.lemmas.word_parses) instead of parsing it again."""
+    from intentflow.nlp.lemmas import word_parses
+    parse = word_parses("ru")
+    text = "вчера перекалибровывали станок"   # words no other test uses
+    before = parse.cache_info()
+    hits = rules.analyse(rules.linguistics.doc(text, "ru"), "ru")
+    after = parse.cache_info()
+    assert hits.features[rules.feature_names().index("morph:verb_past")] > 0
+    assert after.misses - before.misses == 3          # each new word parsed once, for its lemma
+    assert after.hits - before.hits >= 3              # and read again for the verb cues

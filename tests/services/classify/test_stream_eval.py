@@ -71,3 +71,7 @@ def test_each_source_is_scored_by_a_gate_that_never_saw_its_dataset(classifier, 
     assert {item["source"] for item in injected if item["stream"] == "en_chat"} <= {"en_signals"}
     assert {item["source"] for item in injected if item["stream"] == "ru_chat"} <= {"ru_other"}
     assert "| all ru |" in out.getvalue() and "| all en |" in out.getvalue()
+    e5 = report["e5_view"]
+    assert list(e5) == ["en_chat", "ru_chat", "all"] and e5["all"]["chatter"] == 120
+    assert all(0 <= row["embedded"] <= row["flagged"] <= row["chatter"] for row in e5.values())
+    assert "flagged by the classifier" in out.getvalue()
