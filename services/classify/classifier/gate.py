@@ -124,7 +124,15 @@ class StreamGate:
         for (signal, lang), value in sorted(points.items(), key=lambda item: item[0][1] != "*"):
             for target in (GATE_LANGUAGES if lang == "*" else (lang,)):
                 thresholds[signal][target] = value
-        return replace(self, thresholds=thresholds)
+        bounds = self.screen_bounds
+        if bounds is not None:
+            # The screen's bound was set for the trained points: a point lowered for more recall would be
+            # capped by it, so that signal's verdicts all go to the full gate (and e5) instead.
+            lowered = [SIGNALS.index(s) for s in SIGNALS
+                       if any(thresholds[s][lang] < self.thresholds[s][lang] for lang in GATE_LANGUAGES)]
+            bounds = bounds.copy()
+            bounds[lowered] = 0.0
+        return replace(self, thresholds=thresholds, screen_bounds=bounds)
 
     def save(self, path: str | Path) -> None:
         arrays = {"weights": self.weights.astype(np.float32), "bias": self.bias.astype(np.float64)}

@@ -189,3 +189,14 @@ def test_a_verdict_the_screen_rules_out_never_reaches_e5(classifier, features, t
     loaded = StreamGate.load(tmp_path / "gate.npz").with_operating_points({("job_seeking", "*"): 0.9})
     assert np.array_equal(loaded.screen_weights, gate.screen_weights)
     assert loaded.screen_bounds.tolist() == gate.screen_bounds.tolist() and loaded.screen_bias.tolist() == [-10.0] * 3
+
+
+def test_an_operating_point_lowered_for_recall_is_not_capped_by_the_screen():
+    gate = _gate()
+    gate.screen_weights, gate.screen_bias = np.zeros((4, len(SIGNALS)), np.float32), np.zeros(len(SIGNALS))
+    gate.screen_bounds = np.full(len(SIGNALS), 0.4)
+    job, purchase = SIGNALS.index("job_seeking"), SIGNALS.index("purchase_intent")
+    lowered = gate.with_operating_points(parse_operating_points("job_seeking.uk=0.3,purchase_intent=0.95"))
+    assert lowered.screen_bounds[job] == 0.0        # every job-seeking verdict goes to the full gate
+    assert lowered.screen_bounds[purchase] == 0.4   # a stricter point keeps its screen
+    assert gate.screen_bounds[job] == 0.4           # the loaded gate itself is unchanged
