@@ -23,10 +23,10 @@ from services.classify.classifier import ClassifyInput, SignalClassifier, load_c
 from services.classify.classifier.features import FeatureBuilder
 from services.classify.prefilter import Prefilter
 from services.classify.training.corpus import load_examples
+from services.classify.training.prefilter import CHATTER_GLOB
 from services.classify.training.train import default_paths
 
 REPEATS = 3   # timed runs per side; the best is kept
-CHATTER_GLOB = "data/real/chatter/*.jsonl"
 
 
 class _Prefilled:
