@@ -57,10 +57,12 @@ def test_verb_cues_reuse_the_lemmatizers_parse_of_a_new_word(rules) -> None:
     that parse (intentflow.nlp.lemmas.word_parses) instead of parsing it again."""
     from intentflow.nlp.lemmas import word_parses
     parse = word_parses("ru")
-    text = "вчера перекалибровывали станок"   # words no other test uses
+    # "...размундыривали" is made up, so no other test has parsed it; the other two words may have been
+    words = ["вчера", "перекалибровывали", "квазиперевыразмундыривали"]
     before = parse.cache_info()
-    hits = rules.analyse(rules.linguistics.doc(text, "ru"), "ru")
+    hits = rules.analyse(rules.linguistics.doc(" ".join(words), "ru"), "ru")
     after = parse.cache_info()
     assert hits.features[rules.feature_names().index("morph:verb_past")] > 0
-    assert after.misses - before.misses == 3          # each new word parsed once, for its lemma
-    assert after.hits - before.hits >= 3              # and read again for the verb cues
+    parsed = after.misses - before.misses
+    assert 1 <= parsed <= len(words)                   # each new word parsed once, for its lemma,
+    assert after.hits - before.hits >= parsed          # and read again for the verb cues
