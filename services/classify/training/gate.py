@@ -163,7 +163,7 @@ def train_gate(builder: FeatureBuilder, rows: GateRows, base_positive_of, feats:
     if not weight:
         return gate
     cheap = gate_design(feats)
-    accepted = base & (oof >= np.array([[thresholds[s][lang] for s in SIGNALS] for lang in langs])) & (labels == 1)
+    accepted = base & (oof >= gate.threshold_matrix(list(langs))) & (labels == 1)
     bounds, report["screen"] = screen_bounds(out_of_fold(cheap, labels, rows, consulted), accepted, base,
                                              rows.real & (labels.sum(axis=1) == 0))
     gate.screen_weights, gate.screen_bias = _fit_all(cheap, labels, rows, consulted)

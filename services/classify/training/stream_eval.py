@@ -105,10 +105,12 @@ def evaluate_stream(classifier: SignalClassifier, written: Sequence[str], train_
         positive, score = decision.positive, decision.probability
         chatter_rows = labels[idx].sum(axis=1) == 0
         asked = decision.second_view.any(axis=1) if decision.second_view is not None else np.zeros(len(idx), bool)
+        flagged = decision.classifier_positive.any(axis=1)
         results[stream.source] = {"lang": stream.lang, "rows": idx, "size": len(stream.rows) - len(stream.injected),
                                   "injected": len(stream.injected),
-                                  "e5": (int((decision.classifier_positive.any(axis=1) & chatter_rows).sum()),
-                                         int((asked & chatter_rows).sum()), int(chatter_rows.sum())),
+                                  "e5": {"chatter": int(chatter_rows.sum()),
+                                         "flagged": int((flagged & chatter_rows).sum()),
+                                         "embedded": int((asked & chatter_rows).sum())},
                                   "gate": Scored(positive, score),
                                   "no_gate": Scored(base_positive[idx], base_probs[idx])}
     report = _report(results, labels, out)
@@ -200,13 +202,11 @@ def _e5_view(results: dict, out: TextIO) -> dict:
     e5 (the cost the screen spares; services/classify/classifier/gate.py)."""
     print("\n| stream | chatter posts | flagged by the classifier | of those, embedded with e5 |", file=out)
     print("| --- | ---: | ---: | ---: |", file=out)
-    counts = {source: r["e5"] for source, r in results.items()}
-    counts["all"] = tuple(sum(c[i] for c in counts.values()) for i in range(3))
-    figures = {}
-    for source, (flagged, asked, posts) in counts.items():
-        figures[source] = {"chatter": posts, "flagged": flagged, "embedded": asked}
-        print(f"| {source} | {posts} | {flagged} ({flagged / max(posts, 1):.2%}) | {asked} "
-              f"({asked / max(flagged, 1):.0%}) |", file=out)
+    figures = {source: r["e5"] for source, r in results.items()}
+    figures["all"] = {key: sum(f[key] for f in figures.values()) for key in ("chatter", "flagged", "embedded")}
+    for source, f in figures.items():
+        print(f"| {source} | {f['chatter']} | {f['flagged']} ({f['flagged'] / max(f['chatter'], 1):.2%}) | "
+              f"{f['embedded']} ({f['embedded'] / max(f['flagged'], 1):.0%}) |", file=out)
     return figures
 
 

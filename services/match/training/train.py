@@ -165,7 +165,12 @@ class _Model:
         self.bias = float(fitted.intercept_[0] - np.sum(fitted.coef_[0] * self.mean / self.scale))
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-(x @ self.weights + self.bias)))
+        return probability(x, self.weights, self.bias)
+
+
+def probability(x: np.ndarray, weights, bias: float) -> np.ndarray:
+    """The scorer's match probability of each candidate row (scorer.Scorer.scores, on feature rows)."""
+    return 1.0 / (1.0 + np.exp(-(x @ np.asarray(weights) + bias)))
 
 
 def expected_top1(correct: np.ndarray, null: np.ndarray, null_share: float = NULL_SHARE) -> float:
@@ -283,8 +288,7 @@ def fit_fallback(rows: Rows) -> Scorer:
 
 def decisions(rows: Rows, entry: dict) -> list[str | None]:
     """Per (catalogue, post): the profile a scorer.json entry matches, or None when nothing passes."""
-    scores = rows.x @ np.asarray(entry["weights"]) + entry["bias"]
-    scores = 1.0 / (1.0 + np.exp(-scores))
+    scores = probability(rows.x, entry["weights"], entry["bias"])
     chosen: list[str | None] = [None] * len(rows.gold)
     for row in top_rows(rows, scores):
         if scores[row] >= entry["threshold"]:
