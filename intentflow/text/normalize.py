@@ -64,7 +64,12 @@ def fingerprint(text: str) -> str:
     Fingerprints are persisted for deduplication, so any change here invalidates
     stored values (a test pins a known digest).
     """
-    text = remove_links(normalize_text(text)).casefold().replace("ё", "е")
+    return fingerprint_of_normalized(normalize_text(text))
+
+
+def fingerprint_of_normalized(text: str) -> str:
+    """`fingerprint` of a text that is already `normalize_text`'s output (ingest normalises once per post)."""
+    text = remove_links(text).casefold().replace("ё", "е")
     text = _COMBINING_MARK_RE.sub("", text)
     text = _NON_WORD_RE.sub(" ", text).strip()
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
@@ -72,11 +77,15 @@ def fingerprint(text: str) -> str:
 
 def validate_text(text: str, max_chars: int) -> str | None:
     """Return why a post cannot be processed, or None when it is fine."""
-    if max_chars < 1:
-        raise ValueError(f"max_chars must be positive, got {max_chars}")
     if not isinstance(text, str):
         return f"text must be a string, got {type(text).__name__}"
-    text = normalize_text(text)
+    return validate_normalized(normalize_text(text), max_chars)
+
+
+def validate_normalized(text: str, max_chars: int) -> str | None:
+    """`validate_text` of a text that is already `normalize_text`'s output."""
+    if max_chars < 1:
+        raise ValueError(f"max_chars must be positive, got {max_chars}")
     if not text:
         return "text is empty after normalisation"
     if len(text) > max_chars:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from intentflow.settings import IngestSettings
 from intentflow.text.language import detect_language
-from intentflow.text.normalize import fingerprint, normalize_text, validate_text
+from intentflow.text.normalize import fingerprint_of_normalized, normalize_text, validate_normalized
 from intentflow.v1 import ingest_pb2, post_pb2
 from intentflow.wire import post_id, post_key, seconds, timestamp
 from services.ingest.dedup import RecentTexts, SeenWindow
@@ -32,12 +32,14 @@ class IngestPipeline:
 
     def admit(self, raw: post_pb2.Post, now: float | None = None) -> Decision:
         now = time.time() if now is None else now
-        reason = self._invalid_reason(raw)
+        reason = self._invalid_fields(raw)
+        text = "" if reason else normalize_text(raw.text)   # once: validation, output and fingerprint use it
+        reason = reason or validate_normalized(text, self.settings.max_text_chars)
         if reason:
             return Decision(ingest_pb2.VERDICT_REJECTED, reason)
         post = post_pb2.Post()
         post.CopyFrom(raw)
-        post.text = normalize_text(raw.text)
+        post.text = text
         post.author = normalize_text(raw.author)
         if post.lang not in LANGUAGES:
             post.lang = detect_language(post.text)
@@ -50,7 +52,7 @@ class IngestPipeline:
                        f"clamped to the time of ingest")
             post.created_at.CopyFrom(timestamp(now))
         key = post_key(post)
-        seen_keys = self.seen_keys(post)
+        seen_keys = self._keys(post, text)
         duplicate = self.seen.check_and_add(seen_keys, now)
         if duplicate:
             kind = "same network and id" if duplicate.startswith("id:") else "same text"
@@ -62,13 +64,17 @@ class IngestPipeline:
 
     @staticmethod
     def seen_keys(post: post_pb2.Post) -> list[str]:
-        """What identifies a post for duplicate detection: its identity and its normalised text."""
-        return [f"id:{post_key(post)}", f"text:{fingerprint(normalize_text(post.text))}"]
+        """What identifies a post as it came in (not yet normalised) for duplicate detection."""
+        return IngestPipeline._keys(post, normalize_text(post.text))
+
+    @staticmethod
+    def _keys(post: post_pb2.Post, normalized_text: str) -> list[str]:
+        return [f"id:{post_key(post)}", f"text:{fingerprint_of_normalized(normalized_text)}"]
 
     def forget(self, decisions: list[Decision]) -> None:
         self.seen.forget([k for d in decisions for k in d.seen_keys])
 
-    def _invalid_reason(self, post: post_pb2.Post) -> str | None:
+    def _invalid_fields(self, post: post_pb2.Post) -> str | None:
         size = post.ByteSize()
         if size > self.settings.max_post_bytes:
             return f"post is too large: {size} bytes, the limit is {self.settings.max_post_bytes}"
@@ -81,4 +87,4 @@ class IngestPipeline:
                 return f"field {name} longer than {MAX_FIELD_CHARS} characters"
         if len(post.metadata) > MAX_METADATA_ENTRIES:
             return f"more than {MAX_METADATA_ENTRIES} metadata entries"
-        return validate_text(normalize_text(post.text), self.settings.max_text_chars)
+        return None

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from intentflow.text import fingerprint, normalize_text, remove_links, validate_text
+from intentflow.text import (
+    fingerprint,
+    fingerprint_of_normalized,
+    normalize_text,
+    remove_links,
+    validate_normalized,
+    validate_text,
+)
 
 
 @pytest.mark.parametrize(
@@ -131,3 +138,12 @@ def test_validate_reports_wrong_type_and_rejects_bad_limit() -> None:
     assert validate_text(b"bytes", max_chars=10) == "text must be a string, got bytes"  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         validate_text("ok", max_chars=0)
+
+
+def test_the_normalised_variants_agree_with_the_plain_ones_on_normalised_text():
+    raw = "  Куплю\u200b ноутбук,\r\n\r\n\r\nсрочно!  🔥 "
+    text = normalize_text(raw)
+    assert fingerprint_of_normalized(text) == fingerprint(raw)
+    assert validate_normalized(text, max_chars=100) is None and validate_text(raw, max_chars=100) is None
+    assert validate_normalized(normalize_text("\u200b \u200b"), max_chars=100) == "text is empty after normalisation"
+    assert validate_normalized(text, max_chars=5) == validate_text(raw, max_chars=5)

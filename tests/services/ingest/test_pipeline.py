@@ -88,3 +88,15 @@ def test_rollback_of_an_undelivered_stream_batch_lets_the_retry_through():
     assert handler.process(records) == []  # redelivered without rollback: duplicates
     handler.rollback(records)
     assert len(handler.process(records)) == 3
+
+
+def test_a_post_is_normalised_once_for_validation_output_and_fingerprint(monkeypatch):
+    import services.ingest.pipeline as pipeline_module
+    calls = []
+    real = pipeline_module.normalize_text
+    monkeypatch.setattr(pipeline_module, "normalize_text", lambda text: calls.append(text) or real(text))
+    raw = post_pb2.Post(network="vk", id="once", author="Аня", text="Ищу  работу\u200b кассиром")
+    decision = IngestPipeline(IngestSettings()).admit(raw, now=1000.0)
+    assert decision.post.text == "Ищу работу кассиром"
+    assert sorted(calls) == sorted([raw.text, raw.author])   # the text once, the author once
+    assert decision.seen_keys == IngestPipeline.seen_keys(raw)   # the same keys a rollback computes from the raw post
