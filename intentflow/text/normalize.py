@@ -28,9 +28,11 @@ _LINK_RE = re.compile(
     rf"|\b[\w-]+(?:\.[\w-]+)*\.(?:{_TLDS})\b(?:/\S*)?",
     re.IGNORECASE,
 )
-# Trying the bare-domain branch at every word start is slow; most posts have no link,
-# and this literal-led pattern rules that out several times faster.
-_LINK_HINT_RE = re.compile(rf"://|www\.|@|\.(?:{_TLDS})\b", re.IGNORECASE)
+# Trying the bare-domain branch at every word start is slow; most posts have no web address,
+# and this literal-led pattern rules that out several times faster. Without one, only e-mails
+# and @mentions can match (tweets are full of "@user"), and a pattern for those two is enough.
+_WEB_HINT_RE = re.compile(rf"://|www\.|\.(?:{_TLDS})\b", re.IGNORECASE)
+_MAIL_OR_MENTION_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+|@\w+", re.IGNORECASE)
 # Stress marks and similar combining accents that NFC cannot fold into a letter.
 _COMBINING_MARK_RE = re.compile("[\u0300-\u036f]")
 _NON_WORD_RE = re.compile(r"[\W_]+")
@@ -53,9 +55,11 @@ def normalize_text(text: str) -> str:
 
 def remove_links(text: str) -> str:
     """Replace URLs, e-mails, bare domains and @mentions with a space."""
-    if not _LINK_HINT_RE.search(text):
-        return text
-    return _LINK_RE.sub(" ", text)
+    if _WEB_HINT_RE.search(text):
+        return _LINK_RE.sub(" ", text)
+    if "@" in text:
+        return _MAIL_OR_MENTION_RE.sub(" ", text)
+    return text
 
 
 def fingerprint(text: str) -> str:

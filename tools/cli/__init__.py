@@ -164,7 +164,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--chatter", action="append",
                    help="with --loso: sources held out in turn (default data/real/chatter)")
     p.add_argument("--dev", action="append", help="with --loso: held-out positives (default the dev split)")
-    p.add_argument("--folds", type=int, default=5, help="with --loso: grouped folds that choose each threshold")
+    p.add_argument("--sweep-c", type=float, nargs="+", metavar="C",
+                   help="out-of-fold pass rate of the real background at 99/98/95 %% recall for each regularisation C")
+    p.add_argument("--folds", type=int, default=5,
+                   help="with --loso or --sweep-c: grouped folds that choose each threshold")
     p.add_argument("--json", help="with --loso: also write the figures to this file")
     p.set_defaults(func=evaluation.eval_prefilter)
     p = ev.add_parser("match", help="top-1 per kind, language and direction, and abstention, for any catalogue")

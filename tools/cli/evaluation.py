@@ -53,9 +53,18 @@ def eval_stream(args) -> int:
 def eval_prefilter(args) -> int:
     """How much of the data the first stage lets through and how many positives it loses (`--data`, with the
     trained model), or leave-one-source-out over the real chatter sources (`--loso`, retraining each time)."""
-    if not args.loso and not args.data:
-        print("eval prefilter: give --data JSONL and/or --loso", file=sys.stderr)
+    if not args.loso and not args.data and not args.sweep_c:
+        print("eval prefilter: give --data JSONL, --loso and/or --sweep-c", file=sys.stderr)
         return 2
+    if args.sweep_c:
+        from services.classify.training.gate import gate_rows, real_paths
+        from services.classify.training.prefilter import regularisation_sweep
+        from services.classify.training.train import default_paths
+        for row in regularisation_sweep(gate_rows(default_paths(), real_paths()), args.sweep_c, folds=args.folds):
+            print(f"C={row['C']:g} " + " ".join(f"pass@recall{t}={v:.3f}" for t, v in row["pass_rate"].items()),
+                  flush=True)
+        if not args.loso and not args.data:
+            return 0
     if args.loso:
         import json
 

@@ -49,16 +49,18 @@ def balanced_weights(y: np.ndarray, weights: np.ndarray, real: np.ndarray) -> np
     return out
 
 
-def fit_model(x, y: np.ndarray, sample_weight: np.ndarray) -> LogisticRegression:
-    return LogisticRegression(C=C, solver="liblinear", max_iter=2000).fit(x, y, sample_weight=sample_weight)
+def fit_model(x, y: np.ndarray, sample_weight: np.ndarray, c: float = C) -> LogisticRegression:
+    return LogisticRegression(C=c, solver="liblinear", max_iter=2000).fit(x, y, sample_weight=sample_weight)
 
 
-def grouped_oof(x, y: np.ndarray, sample_weight: np.ndarray, groups: Sequence[str], folds: int = FOLDS) -> np.ndarray:
+def grouped_oof(x, y: np.ndarray, sample_weight: np.ndarray, groups: Sequence[str], folds: int = FOLDS,
+                c: float = C) -> np.ndarray:
     """Out-of-fold P(signal) with every group (source) held out together."""
     oof = np.zeros(len(y))
     splitter = GroupKFold(n_splits=min(folds, len(set(groups))))
     for train_idx, test_idx in splitter.split(x, y, groups=list(groups)):
-        oof[test_idx] = fit_model(x[train_idx], y[train_idx], sample_weight[train_idx]).predict_proba(x[test_idx])[:, 1]
+        model = fit_model(x[train_idx], y[train_idx], sample_weight[train_idx], c)
+        oof[test_idx] = model.predict_proba(x[test_idx])[:, 1]
     return oof
 
 
@@ -81,6 +83,22 @@ def train_prefilter(rows: GateRows, folds: int = FOLDS, recall_target: float = R
                      threshold=threshold, oof_recall=float(np.mean(oof[y == 1] >= threshold)),
                      oof_pass_rate=float(np.mean(oof[background] >= threshold)) if background.any() else 0.0,
                      features=FEATURES)
+
+
+def regularisation_sweep(rows: GateRows, cs: Sequence[float], recall_targets: Sequence[float] = (0.99, 0.98, 0.95),
+                         folds: int = FOLDS) -> list[dict]:
+    """For each C: the out-of-fold pass rate of the real background at each recall target, sources held out
+    together as in train_prefilter (`intentflow eval prefilter --sweep-c`). Training rows only; dev is not read."""
+    x = design([e.text for e in rows.examples], [e.parent_text for e in rows.examples], FEATURES)
+    y = positives_of(rows).astype(int)
+    weight = balanced_weights(y, rows.weights, rows.real)
+    background = rows.real & (y == 0)
+    result = []
+    for c in cs:
+        oof = grouped_oof(x, y, weight, rows.sources, folds, c)
+        result.append({"C": c, "pass_rate": {str(target): round(float(np.mean(
+            oof[background] >= threshold_for_recall(oof[y == 1], target))), 3) for target in recall_targets}})
+    return result
 
 
 def subset(rows: GateRows, mask: np.ndarray) -> GateRows:

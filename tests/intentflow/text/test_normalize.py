@@ -147,3 +147,11 @@ def test_the_normalised_variants_agree_with_the_plain_ones_on_normalised_text():
     assert validate_normalized(text, max_chars=100) is None and validate_text(raw, max_chars=100) is None
     assert validate_normalized(normalize_text("\u200b \u200b"), max_chars=100) == "text is empty after normalisation"
     assert validate_normalized(text, max_chars=5) == validate_text(raw, max_chars=5)
+
+
+def test_the_mention_only_path_removes_what_the_full_link_pattern_removes():
+    from intentflow.text.normalize import _LINK_RE
+    for text in ("@user: so true", "mail a.b+c@mail.co.uk now", "x@y and @юзер, привіт", "@@@ @_ @", "a@b.c",
+                 "ping @bob_1 at bob@corp.io", "no links at all"):
+        assert remove_links(text) == _LINK_RE.sub(" ", text), text
+    assert remove_links("@anna see shop.com.ua/x") == "  see  "   # a web address: the full pattern runs

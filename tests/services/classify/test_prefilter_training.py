@@ -50,10 +50,10 @@ def test_threshold_comes_from_grouped_out_of_fold_scores(monkeypatch) -> None:
     row_of = {key(x_all, i): i for i in range(x_all.shape[0])}
     assert len(row_of) == len(rows)
 
-    def recording_fit(x, y, sample_weight):
+    def recording_fit(x, y, sample_weight, c=trainer.C):
         # Which rows went into this fit: the design rows matched back to the corpus rows.
         fits.append(np.array([row_of[key(x, i)] for i in range(x.shape[0])]))
-        return real_fit(x, y, sample_weight)
+        return real_fit(x, y, sample_weight, c)
 
     monkeypatch.setattr(trainer, "fit_model", recording_fit)
     folds = 3
@@ -83,6 +83,28 @@ def test_threshold_comes_from_grouped_out_of_fold_scores(monkeypatch) -> None:
     in_sample = model.scores_of(x_all)
     assert model.threshold != pytest.approx(trainer.threshold_for_recall(in_sample[y == 1], 0.9))
     assert model.features == CHAR_WORD
+
+
+def test_the_regularisation_sweep_fits_each_c_out_of_fold_on_training_rows_only(monkeypatch) -> None:
+    rows = _rows()
+    seen_c: list[float] = []
+    real_fit = trainer.fit_model
+
+    def recording_fit(x, y, sample_weight, c=trainer.C):
+        seen_c.append(c)
+        return real_fit(x, y, sample_weight, c)
+
+    monkeypatch.setattr(trainer, "fit_model", recording_fit)
+    sweep = trainer.regularisation_sweep(rows, [0.01, 100.0], recall_targets=(0.99, 0.5), folds=3)
+    assert seen_c == [0.01] * 3 + [100.0] * 3, "three out-of-fold fits per C, and no fit on all rows"
+    x = design([e.text for e in rows.examples], [e.parent_text for e in rows.examples], CHAR_WORD)
+    y = trainer.positives_of(rows).astype(int)
+    oof = trainer.grouped_oof(x, y, trainer.balanced_weights(y, rows.weights, rows.real), rows.sources, 3, 100.0)
+    background = rows.real & (y == 0)
+    expected = np.mean(oof[background] >= trainer.threshold_for_recall(oof[y == 1], 0.5))
+    assert [row["C"] for row in sweep] == [0.01, 100.0]
+    assert sweep[1]["pass_rate"]["0.5"] == pytest.approx(expected, abs=1e-3)
+    assert all(row["pass_rate"]["0.99"] >= row["pass_rate"]["0.5"] for row in sweep), "more recall passes more"
 
 
 def test_balanced_weights_give_each_class_the_same_total() -> None:
