@@ -8,10 +8,8 @@ from intentflow.text.language import (
 )
 from intentflow.text.normalize import (
     fingerprint,
-    fingerprint_of_normalized,
     normalize_text,
     remove_links,
-    validate_normalized,
     validate_text,
 )
 
@@ -21,9 +19,7 @@ __all__ = [
     "detect_language",
     "detect_language_details",
     "fingerprint",
-    "fingerprint_of_normalized",
     "normalize_text",
     "remove_links",
-    "validate_normalized",
     "validate_text",
 ]

@@ -70,14 +70,23 @@ def threshold_for_recall(positive_scores: np.ndarray, target: float = RECALL_TAR
     return float(ranked[int(np.floor((1 - target) * len(ranked)))])
 
 
+def rows_design(rows: GateRows):
+    return design([e.text for e in rows.examples], [e.parent_text for e in rows.examples], FEATURES)
+
+
+def fit_inputs(rows: GateRows, x=None) -> tuple:
+    """(design, 0/1 labels, balanced sample weights, mask of the real background) of training rows; `x` = the
+    design when the caller has it already."""
+    y = positives_of(rows).astype(int)
+    return (rows_design(rows) if x is None else x, y, balanced_weights(y, rows.weights, rows.real),
+            rows.real & (y == 0))
+
+
 def train_prefilter(rows: GateRows, folds: int = FOLDS, recall_target: float = RECALL_TARGET, x=None) -> Prefilter:
     """Fit on `rows` (gate_rows(written, real)); `x` = design of the rows when the caller has it already."""
-    x = design([e.text for e in rows.examples], [e.parent_text for e in rows.examples], FEATURES) if x is None else x
-    y = positives_of(rows).astype(int)
-    weight = balanced_weights(y, rows.weights, rows.real)
+    x, y, weight, background = fit_inputs(rows, x)
     oof = grouped_oof(x, y, weight, rows.sources, folds)
     threshold = threshold_for_recall(oof[y == 1], recall_target)
-    background = rows.real & (y == 0)
     model = fit_model(x, y, weight)
     return Prefilter(coef=model.coef_[0].astype(np.float32), intercept=float(model.intercept_[0]),
                      threshold=threshold, oof_recall=float(np.mean(oof[y == 1] >= threshold)),
@@ -89,10 +98,7 @@ def regularisation_sweep(rows: GateRows, cs: Sequence[float], recall_targets: Se
                          folds: int = FOLDS) -> list[dict]:
     """For each C: the out-of-fold pass rate of the real background at each recall target, sources held out
     together as in train_prefilter (`intentflow eval prefilter --sweep-c`). Training rows only; dev is not read."""
-    x = design([e.text for e in rows.examples], [e.parent_text for e in rows.examples], FEATURES)
-    y = positives_of(rows).astype(int)
-    weight = balanced_weights(y, rows.weights, rows.real)
-    background = rows.real & (y == 0)
+    x, y, weight, background = fit_inputs(rows)
     result = []
     for c in cs:
         oof = grouped_oof(x, y, weight, rows.sources, folds, c)
@@ -142,7 +148,7 @@ def leave_one_source_out(written: Sequence[str], real: Sequence[str], chatter: S
     chatter = sorted(glob.glob(CHATTER_GLOB)) if chatter is None else list(chatter)
     dev = sorted(glob.glob(DEV_GLOB)) if dev is None else list(dev)
     rows = gate_rows(written, real)
-    x = design([e.text for e in rows.examples], [e.parent_text for e in rows.examples], FEATURES)
+    x = rows_design(rows)
     positive = positives_of(rows)
     sources = np.array(rows.sources)
     langs = np.array([e.lang for e in rows.examples])

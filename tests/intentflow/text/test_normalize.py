@@ -4,14 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from intentflow.text import (
-    fingerprint,
-    fingerprint_of_normalized,
-    normalize_text,
-    remove_links,
-    validate_normalized,
-    validate_text,
-)
+from intentflow.text import fingerprint, normalize_text, remove_links, validate_text
+from intentflow.text.normalize import fingerprint_of_normalized, validate_normalized
 
 
 @pytest.mark.parametrize(
